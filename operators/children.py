@@ -1,0 +1,233 @@
+"""What the operator creates for a SeerJob: names, labels and manifests (pure).
+
+Per job: one worker pod per node slot, a rendezvous pod running a TCPStore and a
+headless Service in front of it. Everything carries an ownerReference to the
+SeerJob, so deleting the job removes its children (Kubernetes garbage collection).
+
+Naming invariant: a worker pod is ``<job>-worker-<slot>-<n>`` where ``n`` is the
+job's restart count when the pod was created. Names are a pure function of
+(job, slot, restart count), so a reconcile that runs twice, or an operator that
+restarts mid-flight, asks for the same names again and gets 409 instead of a
+duplicate. ``spec.MAX_NAME_LENGTH`` keeps room for the suffix.
+
+Restarts (the choice documented in docs/operator.md): torchrun gets
+``--max-restarts = restart.maxRestarts`` so that the *surviving* pods re-rendezvous
+in place when a peer disappears (torch elastic restarts its local workers and forms
+a new group of >= nodes.min); the operator replaces the lost *pod*. With
+``--max-restarts 0`` every survivor would exit with an error when one peer is lost,
+which is exactly Kubeflow's "one pod lost restarts everything".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
+
+LABEL_JOB = "seer.dev/job-name"
+LABEL_ROLE = "seer.dev/role"
+LABEL_SLOT = "seer.dev/worker-slot"
+LABEL_RESTART = "seer.dev/restart"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "seer-operator"
+ROLE_WORKER = "worker"
+ROLE_RENDEZVOUS = "rendezvous"
+
+CONTAINER_TRAINER = "trainer"
+RENDEZVOUS_PORT = 29400
+#: The trainer's exit code for "preempted, final checkpoint written: run me again".
+RETRYABLE_EXIT_CODE = 75
+#: Seconds added to the checkpoint budget for torchrun's shutdown and the process exit.
+GRACE_MARGIN_SECONDS = 15
+
+
+def worker_name(job: str, slot: int, restart: int) -> str:
+    return f"{job}-worker-{slot}-{restart}"
+
+
+def rendezvous_name(job: str) -> str:
+    return f"{job}-rdzv"
+
+
+def selector(job: str) -> str:
+    """Label selector of everything the operator made for a job."""
+    return f"{LABEL_JOB}={job},{LABEL_MANAGED_BY}={MANAGED_BY}"
+
+
+def grace_period_seconds(job: SeerJob) -> int:
+    """Termination grace: the trainer's final-checkpoint budget plus a shutdown margin."""
+    return int(math.ceil(job.spec.checkpoint.preemption_budget_seconds)) + GRACE_MARGIN_SECONDS
+
+
+def owner_reference(job: SeerJob, uid: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": KIND,
+        "name": job.name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _labels(job: SeerJob, role: str) -> dict[str, str]:
+    return {**job.metadata.labels, LABEL_JOB: job.name, LABEL_ROLE: role, LABEL_MANAGED_BY: MANAGED_BY}
+
+
+def _metadata(job: SeerJob, uid: str, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": job.metadata.namespace,
+        "labels": labels,
+        "annotations": {"seer.dev/spec-hash": job.spec_hash()},
+        "ownerReferences": [owner_reference(job, uid)],
+    }
+
+
+def _cpu_cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def threads_per_process(job: SeerJob) -> int:
+    r = job.spec.resources
+    return r.threads_per_proc or max(1, int(_cpu_cores(r.cpu)) // r.procs_per_node)
+
+
+def torchrun_command(job: SeerJob, uid: str) -> list[str]:
+    r = job.spec.resources
+    return [
+        "torchrun",
+        "--nnodes", f"{r.nodes.min}:{r.nodes.max}",
+        "--nproc-per-node", str(r.procs_per_node),
+        "--rdzv-backend", "c10d",
+        "--rdzv-endpoint", f"{rendezvous_name(job.name)}:{RENDEZVOUS_PORT}",
+        "--rdzv-id", uid,
+        "--max-restarts", str(job.spec.restart.max_restarts),
+        "-m", "seer.trainer",
+    ]
+
+
+def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
+    spec = job.spec
+    env: list[dict[str, Any]] = [
+        {"name": "SEER_JOB_SPEC", "value": json.dumps(job.to_document(), sort_keys=True, separators=(",", ":"))},
+        {"name": "SEER_RESTART_COUNT", "value": str(restart)},
+        {"name": "SEER_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "OMP_NUM_THREADS", "value": str(threads_per_process(job))},
+    ]
+    if spec.storage.endpoint_url:
+        env.append({"name": "AWS_ENDPOINT_URL", "value": spec.storage.endpoint_url})
+    if spec.storage.region:
+        env.append({"name": "AWS_REGION", "value": spec.storage.region})
+    if spec.storage.secret_name:
+        for key, optional in (("AWS_ACCESS_KEY_ID", False), ("AWS_SECRET_ACCESS_KEY", False), ("AWS_SESSION_TOKEN", True)):
+            ref: dict[str, Any] = {"name": spec.storage.secret_name, "key": key}
+            if optional:
+                ref["optional"] = True
+            env.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
+def _metrics_ports(job: SeerJob) -> list[dict[str, Any]]:
+    m = job.spec.metrics
+    if not m.enabled or m.port == 0:
+        return []
+    return [
+        {"name": "metrics" if r == 0 else f"metrics-{r}", "containerPort": m.port + r, "protocol": "TCP"}
+        for r in range(job.spec.resources.procs_per_node)
+    ]
+
+
+def _resources(job: SeerJob) -> dict[str, Any]:
+    r = job.spec.resources
+    amounts: dict[str, Any] = {"cpu": r.cpu, "memory": r.memory}
+    if r.gpus_per_node:
+        amounts["nvidia.com/gpu"] = str(r.gpus_per_node)
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _tolerations(job: SeerJob) -> list[dict[str, Any]]:
+    return [{k: v for k, v in t.model_dump(mode="json", by_alias=True).items() if v is not None} for t in job.spec.resources.tolerations]
+
+
+_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any]:
+    """The worker pod of node slot ``slot``, created at restart count ``restart``."""
+    r = job.spec.resources
+    labels = {**_labels(job, ROLE_WORKER), LABEL_SLOT: str(slot), LABEL_RESTART: str(restart)}
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",  # the operator decides about restarts, not the kubelet
+        "terminationGracePeriodSeconds": grace_period_seconds(job),
+        "enableServiceLinks": False,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": CONTAINER_TRAINER,
+                "image": r.image,
+                "command": torchrun_command(job, uid),
+                "env": _env(job, restart),
+                "ports": _metrics_ports(job),
+                "resources": _resources(job),
+                "securityContext": _SECURITY,
+                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+            }
+        ],
+        # NCCL and data-loader workers need more shared memory than the runtime's 64 MiB.
+        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
+    }
+    if r.node_selector:
+        spec["nodeSelector"] = dict(r.node_selector)
+    if r.tolerations:
+        spec["tolerations"] = _tolerations(job)
+    if r.priority_class_name:
+        spec["priorityClassName"] = r.priority_class_name
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _metadata(job, uid, worker_name(job.name, slot, restart), labels), "spec": spec}
+
+
+def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
+    """A small pod serving the c10d TCPStore: no worker's loss takes rendezvous down.
+
+    No node selector (it needs no GPU); the job's tolerations and priority class, so
+    it is not preempted before the workers it serves."""
+    r = job.spec.resources
+    spec: dict[str, Any] = {
+        "restartPolicy": "Always",
+        "enableServiceLinks": False,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": "rendezvous",
+                "image": r.image,
+                "command": ["python", "-m", "seer.operators.rendezvous_store", "--port", str(RENDEZVOUS_PORT)],
+                "ports": [{"name": "rdzv", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
+                "readinessProbe": {"tcpSocket": {"port": RENDEZVOUS_PORT}, "periodSeconds": 5},
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+                "securityContext": _SECURITY,
+            }
+        ],
+    }
+    if r.tolerations:
+        spec["tolerations"] = _tolerations(job)
+    if r.priority_class_name:
+        spec["priorityClassName"] = r.priority_class_name
+    name = rendezvous_name(job.name)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": _metadata(job, uid, name, _labels(job, ROLE_RENDEZVOUS)), "spec": spec}
+
+
+def rendezvous_service(job: SeerJob, uid: str) -> dict[str, Any]:
+    """Headless Service: ``<job>-rdzv:29400`` resolves to the rendezvous pod's IP."""
+    name = rendezvous_name(job.name)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(job, uid, name, _labels(job, ROLE_RENDEZVOUS)),
+        "spec": {
+            "clusterIP": "None",
+            "selector": {LABEL_JOB: job.name, LABEL_ROLE: ROLE_RENDEZVOUS},
+            "ports": [{"name": "rdzv", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
+        },
+    }

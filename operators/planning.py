@@ -1,0 +1,313 @@
+"""The reconcile decision: (job, its status, observed children, now) -> Plan (pure).
+
+The kopf handlers only fetch what exists, call :func:`desired_children` and apply
+the Plan. Every rule of the operator is here and is tested table-driven.
+
+Invariants:
+- Level-triggered: the plan depends only on its arguments, never on what happened
+  in an earlier call, so running it twice, or after an operator restart, asks for
+  the same pod names (idempotent with create-if-missing).
+- ``restarts`` never decreases, and is at least the largest restart suffix of any
+  observed worker pod: if the operator died after creating a replacement but before
+  writing the status, the next reconcile counts that restart, not a second one.
+- Apply order (reconciler): create, then delete, then write status.
+- Terminal phases (Succeeded, Failed) are sticky; what still runs is stopped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from seer.operators.children import (
+    LABEL_RESTART, LABEL_ROLE, LABEL_SLOT, ROLE_RENDEZVOUS, ROLE_WORKER, grace_period_seconds,
+    rendezvous_name, rendezvous_pod, rendezvous_service, worker_pod,
+)
+from seer.operators.failures import FailureClass, classify_pod_failure, failure_time
+from seer.platform.kube.status import Condition, Phase, SeerJobStatus, rfc3339
+from seer.platform.spec import SeerJob
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The job's children as the API server listed them (raw dicts)."""
+
+    pods: tuple[dict[str, Any], ...] = ()
+    services: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Deletion:
+    kind: str  # "Pod"
+    name: str
+    grace_seconds: int | None = None  # None: the object's own default
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    create: tuple[dict[str, Any], ...]
+    delete: tuple[Deletion, ...]
+    status: SeerJobStatus
+    events: tuple[JobEvent, ...]
+    #: One entry per worker replaced in this plan: the ``restart.retryOn`` cause.
+    restart_causes: tuple[str, ...] = ()
+    #: Come back after this many seconds (a backoff is running), else None.
+    requeue_after: float | None = None
+
+
+def backoff_seconds(job: SeerJob, restarts_done: int) -> float:
+    """Delay before restart number ``restarts_done + 1``: base * 2**n, capped."""
+    r = job.spec.restart
+    return min(r.backoff_seconds * (2 ** min(restarts_done, 40)), r.max_backoff_seconds)
+
+
+# ----------------------------------------------------------------------------- pods
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    return _meta(obj).get("labels") or {}
+
+
+def _terminating(obj: dict[str, Any]) -> bool:
+    return bool(_meta(obj).get("deletionTimestamp"))
+
+
+def _finished(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running" or _terminating(pod):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _int_label(pod: dict[str, Any], key: str) -> int:
+    try:
+        return int(_labels(pod).get(key, "-1"))
+    except ValueError:
+        return -1
+
+
+@dataclass
+class _Slots:
+    """Worker pods by slot, newest (highest restart suffix) last."""
+
+    by_slot: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def of(cls, pods: tuple[dict[str, Any], ...]) -> "_Slots":
+        slots = cls()
+        for pod in pods:
+            if _labels(pod).get(LABEL_ROLE) == ROLE_WORKER and _int_label(pod, LABEL_SLOT) >= 0:
+                slots.by_slot[_int_label(pod, LABEL_SLOT)].append(pod)
+        for pods_ in slots.by_slot.values():
+            pods_.sort(key=lambda p: _int_label(p, LABEL_RESTART))
+        return slots
+
+    def newest(self) -> dict[int, dict[str, Any]]:
+        return {slot: pods[-1] for slot, pods in self.by_slot.items()}
+
+    def all(self) -> list[dict[str, Any]]:
+        return [p for pods in self.by_slot.values() for p in pods]
+
+
+# --------------------------------------------------------------------------- status
+
+_PHASE_CONDITIONS = (Phase.running, Phase.restarting, Phase.suspended, Phase.succeeded, Phase.failed)
+
+
+def next_status(
+    prev: SeerJobStatus,
+    *,
+    phase: Phase,
+    reason: str,
+    message: str,
+    nodes_ready: int,
+    nodes_desired: int,
+    restarts: int,
+    generation: int | None,
+    now: datetime,
+) -> SeerJobStatus:
+    """The status after a reconcile: one condition per phase type (the current one
+    True, earlier True ones flipped to False), start/completion times set once,
+    trainer-reported progress (step, checkpoint) carried over untouched."""
+    stamp = rfc3339(now)
+    conditions = {c.type: c for c in prev.conditions}
+    for kind in _PHASE_CONDITIONS:
+        old = conditions.get(kind.value)
+        if kind == phase:
+            changed = old is None or old.status != "True"
+            conditions[kind.value] = Condition(
+                type=kind.value, status="True", reason=reason, message=message,
+                last_transition_time=stamp if changed else old.last_transition_time,
+            )
+        elif old is not None and old.status == "True":
+            conditions[kind.value] = old.model_copy(update={"status": "False", "last_transition_time": stamp})
+    start = prev.start_time or (stamp if phase == Phase.running else None)
+    completion = prev.completion_time or (stamp if phase.terminal else None)
+    return prev.model_copy(update={
+        "phase": phase,
+        "conditions": [conditions[k.value] for k in _PHASE_CONDITIONS if k.value in conditions],
+        "observed_generation": generation,
+        "nodes_ready": nodes_ready,
+        "nodes_desired": nodes_desired,
+        "restarts": max(restarts, prev.restarts),
+        "start_time": start,
+        "completion_time": completion,
+    })
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+def _stop_all(pods: list[dict[str, Any]], job: SeerJob, *, keep_finished: bool) -> list[Deletion]:
+    """Delete what still runs; workers get the checkpoint grace period."""
+    out = []
+    for pod in pods:
+        if _terminating(pod) or (keep_finished and _finished(pod)):
+            continue
+        worker = _labels(pod).get(LABEL_ROLE) == ROLE_WORKER
+        out.append(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job) if worker else None))
+    return out
+
+
+def desired_children(
+    job: SeerJob,
+    uid: str,
+    generation: int | None,
+    prev: SeerJobStatus,
+    observed: Observed,
+    now: datetime,
+) -> Plan:
+    """Decide what to create, delete and report for one SeerJob."""
+    spec = job.spec
+    nodes = spec.resources.nodes
+    slots = _Slots.of(observed.pods)
+    newest = slots.newest()
+    rdzv_pods = [p for p in observed.pods if _labels(p).get(LABEL_ROLE) == ROLE_RENDEZVOUS]
+    all_pods = slots.all() + rdzv_pods
+    restarts = max([prev.restarts] + [_int_label(p, LABEL_RESTART) for p in slots.all()])
+    ready = sum(1 for slot, pod in newest.items() if slot < nodes.max and is_ready(pod))
+    events: list[JobEvent] = []
+
+    def finish(phase: Phase, reason: str, message: str, create=(), delete=(), desired=0, causes=(), requeue=None) -> Plan:
+        status = next_status(prev, phase=phase, reason=reason, message=message, nodes_ready=ready,
+                             nodes_desired=desired, restarts=restarts, generation=generation, now=now)
+        if prev.phase != phase:
+            kind = "Warning" if phase in (Phase.failed, Phase.restarting) else "Normal"
+            events.append(JobEvent(kind, reason, message))
+        return Plan(tuple(create), tuple(delete), status, tuple(events), tuple(causes), requeue)
+
+    # Terminal: stay there, stop what still runs, keep finished pods for their logs.
+    if Phase(prev.phase).terminal:
+        return finish(Phase(prev.phase), _current_reason(prev), _current_message(prev),
+                      delete=_stop_all(all_pods, job, keep_finished=True))
+
+    if any((p.get("status") or {}).get("phase") == "Succeeded" for p in newest.values()):
+        return finish(Phase.succeeded, "TrainingComplete", "the trainer finished successfully",
+                      delete=_stop_all(all_pods, job, keep_finished=True))
+
+    failures: dict[int, tuple[dict[str, Any], FailureClass]] = {}
+    for slot, pod in sorted(newest.items()):
+        fc = classify_pod_failure(pod)
+        if fc is None:
+            continue
+        if not fc.retryable or fc.cause is None or fc.cause.value not in [getattr(c, "value", c) for c in spec.restart.retry_on]:
+            reason = fc.reason if not fc.retryable else f"{fc.reason}NotRetried"
+            message = fc.message if not fc.retryable else f"{fc.message}; restart.retryOn does not include {fc.cause.value if fc.cause else '?'}"
+            return finish(Phase.failed, reason, message, delete=_stop_all(all_pods, job, keep_finished=True))
+        failures[slot] = (pod, fc)
+
+    if spec.suspend:
+        stopping = _stop_all(all_pods, job, keep_finished=False)
+        remaining = len([p for p in all_pods])
+        message = (f"suspended: stopping {remaining} pod(s) after a final checkpoint" if remaining
+                   else "suspended: all workers stopped; set spec.suspend to false to resume from the latest checkpoint")
+        return finish(Phase.suspended, "SuspendRequested", message, delete=stopping)
+
+    create: list[dict[str, Any]] = []
+    delete: list[Deletion] = []
+    causes: list[str] = []
+    requeue: float | None = None
+
+    # Rendezvous: one Service, one pod; replaced when lost (the pod restarts in place otherwise).
+    name = rendezvous_name(job.name)
+    if not any(_meta(s).get("name") == name for s in observed.services):
+        create.append(rendezvous_service(job, uid))
+    live_rdzv = [p for p in rdzv_pods if not _terminating(p)]
+    if not rdzv_pods:
+        create.append(rendezvous_pod(job, uid))
+    for pod in live_rdzv:
+        if _finished(pod):
+            delete.append(Deletion("Pod", _meta(pod)["name"]))
+            events.append(JobEvent("Warning", "RendezvousReplaced", f"rendezvous pod {name} stopped; recreating it"))
+
+    # Superseded pods (an older restart of a slot) and slots beyond nodes.max go away.
+    for slot, pods in slots.by_slot.items():
+        stale = pods[:-1] if slot < nodes.max else pods
+        delete.extend(Deletion("Pod", _meta(p)["name"], grace_period_seconds(job)) for p in stale if not _terminating(p))
+
+    for slot in range(nodes.max):
+        if slot not in newest:
+            create.append(worker_pod(job, uid, slot, restarts))
+
+    budget_message = ""
+    for slot, (pod, fc) in sorted(failures.items()):
+        if restarts >= spec.restart.max_restarts:
+            budget_message = f"restart budget spent ({spec.restart.max_restarts} restarts); last failure: {fc.message}"
+            break
+        delay = backoff_seconds(job, restarts)
+        failed_at = failure_time(pod) or now
+        wait = (failed_at + timedelta(seconds=delay) - now).total_seconds()
+        if wait > 0:
+            requeue = wait if requeue is None else min(requeue, wait)
+            events.append(JobEvent("Normal", "BackingOff", f"{fc.message}; replacing it in {wait:.0f}s (backoff)"))
+            continue
+        restarts += 1
+        replacement = worker_pod(job, uid, slot, restarts)
+        create.append(replacement)
+        if not _terminating(pod):
+            delete.append(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)))
+        causes.append(fc.cause.value if fc.cause else "unknown")
+        events.append(JobEvent("Warning", f"Worker{fc.reason}",
+                               f"{fc.message}; replaced by {replacement['metadata']['name']} "
+                               f"(restart {restarts} of {spec.restart.max_restarts})"))
+    if budget_message:
+        return finish(Phase.failed, "RestartBudgetSpent", budget_message,
+                      delete=_stop_all(all_pods, job, keep_finished=True), causes=causes)
+
+    if ready >= nodes.min:
+        phase, reason = Phase.running, "WorkersReady"
+        message = f"running on {ready} of {nodes.max} nodes (min {nodes.min})"
+    elif failures or Phase(prev.phase) in (Phase.running, Phase.restarting):
+        phase, reason = Phase.restarting, "WorkersLost" if failures else "WaitingForWorkers"
+        message = f"{ready} of {nodes.min} required workers ready; replacing lost workers"
+    else:
+        phase, reason = Phase.pending, "WaitingForWorkers"
+        message = f"{ready} of {nodes.min} required workers ready"
+    return finish(phase, reason, message, create=create, delete=delete, desired=nodes.max, causes=causes, requeue=requeue)
+
+
+def _current_reason(status: SeerJobStatus) -> str:
+    cond = status.condition(Phase(status.phase).value)
+    return cond.reason if cond else Phase(status.phase).value
+
+
+def _current_message(status: SeerJobStatus) -> str:
+    cond = status.condition(Phase(status.phase).value)
+    return cond.message if cond else ""

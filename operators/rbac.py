@@ -1,0 +1,34 @@
+"""Every Kubernetes API call the operator makes, as data.
+
+The chart's RBAC (another package) is tested against this list, so a new API call
+here without a matching rule fails a test instead of a production cluster.
+Format: ``(api_group, resource, verbs)``; ``""`` is the core group.
+
+Why each entry:
+- seerjobs: kopf lists/watches them; kopf patches annotations/finalizers (progress
+  storage, timer finalizer); the reconciler reads one job (get).
+- seerjobs/status: the reconciler writes the status subresource.
+- pods: the reconciler lists by label, creates workers and the rendezvous pod,
+  deletes replaced/suspended workers; kopf watches them to wake the reconciler.
+- services: the rendezvous headless Service (create, list to observe).
+- events: kopf and the reconciler post an Event for every decision.
+- customresourcedefinitions: kopf's start-up resource discovery lists them; watching
+  is disabled (``settings.scanning.disabled``) and peering is off (standalone), so
+  no namespaces or kopf peering resources are needed.
+The operator does not read pod logs or Secrets (workers reference the Secret by
+``secretKeyRef``; the kubelet resolves it).
+"""
+
+from __future__ import annotations
+
+Permission = tuple[str, str, tuple[str, ...]]
+
+REQUIRED_PERMISSIONS: list[Permission] = [
+    ("seer.dev", "seerjobs", ("get", "list", "watch", "patch")),
+    ("seer.dev", "seerjobs/status", ("get", "patch", "update")),
+    ("", "pods", ("get", "list", "watch", "create", "delete")),
+    ("", "services", ("get", "list", "watch", "create", "delete")),
+    ("", "events", ("create",)),
+    ("events.k8s.io", "events", ("create",)),
+    ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
+]

@@ -1,0 +1,236 @@
+"""What `seerctl` asks of a scheduler, and the local implementation.
+
+``seerctl`` verbs talk to a `Backend`; ``LocalBackend`` reads and signals run
+directories (``seer.platform.runs``); the Kubernetes backend talks to the API server
+(``seer.platform.kube``). Both return the same `JobStatus`, so human and JSON output
+look alike whatever runs the job.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+from seer.platform.appdef import build_appdef
+from seer.platform.runs import (
+    ACTIVE_PHASES,
+    RunDir,
+    RunState,
+    effective_phase,
+    list_runs,
+    pid_alive,
+    runs_root,
+    signal_pids,
+)
+from seer.platform.spec import SeerJob
+
+
+class JobExists(Exception):
+    """Submitting a name that is taken (running, or finished without --resume/--fresh)."""
+
+
+class JobNotFound(Exception):
+    pass
+
+
+@dataclass
+class JobStatus:
+    name: str
+    scheduler: str
+    phase: str
+    reason: str = ""
+    message: str = ""
+    step: int | None = None
+    total_steps: int | None = None
+    epoch: int | None = None
+    loss: float | None = None
+    images_per_s: float | None = None
+    last_checkpoint_step: int | None = None
+    last_checkpoint_time: float | None = None
+    start_time: float | None = None
+    completion_time: float | None = None
+    restarts: int = 0
+    nodes_ready: int | None = None
+    nodes_desired: int | None = None
+    namespace: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Backend(Protocol):
+    name: str
+
+    def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str: ...
+    def status(self, name: str) -> JobStatus: ...
+    def list(self) -> list[JobStatus]: ...
+    def cancel(self, name: str) -> str: ...
+    def logs(self, name: str, *, rank: int | None, follow: bool) -> Iterator[str]: ...
+    def describe(self, name: str) -> dict[str, Any]: ...
+
+
+# ------------------------------------------------------------------------------ local
+
+
+def local_status(run: RunDir) -> JobStatus:
+    state = run.read_state() or RunState(name=run.name)
+    st = JobStatus(
+        name=run.name, scheduler="local", phase=effective_phase(state), reason=state.reason, message=state.message,
+        start_time=state.start_time, completion_time=state.completion_time, restarts=state.restarts,
+    )
+    if st.phase != state.phase:
+        st.reason, st.message = "SupervisorLost", f"supervisor pid {state.supervisor_pid} is gone"
+    for ev in run.events():
+        kind = ev.get("type")
+        if kind == "start":
+            st.total_steps = ev.get("total_steps")
+        elif kind == "step":
+            st.step, st.epoch, st.loss, st.images_per_s = ev.get("step"), ev.get("epoch"), ev.get("loss"), ev.get("images_per_s")
+        elif kind == "checkpoint":
+            st.last_checkpoint_step, st.last_checkpoint_time = ev.get("step"), ev.get("time")
+        elif kind == "eval":
+            st.extra["eval"] = ev.get("results")
+        elif kind == "end":
+            st.step = ev.get("step", st.step)
+    return st
+
+
+class LocalBackend:
+    """Jobs as processes on this machine, one detached supervisor per job."""
+
+    name = "local"
+
+    def run_dir(self, name: str) -> RunDir:
+        return RunDir.for_job(name)
+
+    def _existing(self, name: str) -> RunDir:
+        run = self.run_dir(name)
+        if not run.exists():
+            known = ", ".join(r.name for r in list_runs()) or "none"
+            raise JobNotFound(f"no local job named {name!r} (local jobs: {known})")
+        return run
+
+    def check_name_free(self, job: SeerJob, *, resume: bool, fresh: bool) -> None:
+        run = self.run_dir(job.name)
+        state = run.read_state()
+        if state is None:
+            return
+        phase = effective_phase(state)
+        if phase in ACTIVE_PHASES:
+            raise JobExists(f"job {job.name!r} is already {phase.lower()} (supervisor pid {state.supervisor_pid}); cancel it with `seerctl cancel {job.name}` or pick another metadata.name")
+        if not (resume or fresh):
+            raise JobExists(
+                f"job {job.name!r} already exists ({phase}). Use --resume to continue from its checkpoints, "
+                f"or --fresh to start over (the old run is kept under {runs_root() / '.archive'})"
+            )
+
+    def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str:
+        self.check_name_free(job, resume=resume, fresh=fresh)
+        run = self.run_dir(job.name)
+        if fresh and run.path.exists():
+            archive = runs_root() / ".archive" / f"{job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(run.path), str(archive))
+        previous = run.read_state()
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.logs.mkdir(exist_ok=True)
+        run.job_file.write_text(job.to_yaml())
+        state = RunState(name=job.name)
+        if previous is not None:  # --resume keeps history: restarts, attempts
+            state.restarts, state.attempt, state.restart_reasons = previous.restarts, previous.attempt, previous.restart_reasons
+            state.start_time = previous.start_time
+        run.write_state(state)
+        with (run.logs / "supervisor.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "seer.platform.local_supervisor", str(run.path)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=Path.cwd(),
+            )
+        run.update_state(supervisor_pid=proc.pid)
+        return job.name
+
+    def status(self, name: str) -> JobStatus:
+        return local_status(self._existing(name))
+
+    def list(self) -> list[JobStatus]:
+        return [local_status(r) for r in list_runs()]
+
+    def cancel(self, name: str) -> str:
+        run = self._existing(name)
+        state = run.read_state()
+        assert state is not None
+        if effective_phase(state) not in ACTIVE_PHASES:
+            return f"job {name!r} is not running ({effective_phase(state)}); nothing to cancel"
+        run.update_state(cancel_requested=True)
+        if pid_alive(state.supervisor_pid):
+            # The supervisor forwards SIGTERM to the workers, which checkpoint and exit.
+            signal_pids([state.supervisor_pid], signal.SIGTERM)  # type: ignore[list-item]
+        else:
+            signal_pids(run.worker_pids(), signal.SIGTERM)
+            run.update_state(phase="Cancelled", reason="Cancelled", completion_time=time.time())
+        return f"cancelling {name!r}: workers write a final checkpoint and stop"
+
+    def logs(self, name: str, *, rank: int | None, follow: bool) -> Iterator[str]:
+        run = self._existing(name)
+        if rank is not None:
+            files = [run.rank_log(rank)]
+        else:
+            attempts = sorted(run.logs.glob("attempt-*"), key=lambda p: int(p.name.split("-")[1]))
+            files = [run.logs / "supervisor.log"]
+            if attempts:
+                files = sorted(attempts[-1].rglob("combined.log")) or files
+        yield from _tail(files, follow=follow, alive=lambda: effective_phase(run.read_state() or RunState(name)) in ACTIVE_PHASES)
+
+    def events(self, name: str) -> Iterator[dict[str, Any]]:
+        return self._existing(name).events()
+
+    def describe(self, name: str) -> dict[str, Any]:
+        run = self._existing(name)
+        from seer.platform.loading import load_job
+
+        job = load_job(run.job_file)
+        state = run.read_state()
+        app = build_appdef(job, target="local", run_dir=run.path)
+        role = app.roles[0]
+        return {
+            "status": local_status(run).to_dict(),
+            "runDir": str(run.path),
+            "command": [role.entrypoint, *role.args],
+            "restartReasons": state.restart_reasons if state else [],
+            "checkpoints": [e for e in run.events() if e.get("type") == "checkpoint"][-5:],
+            "job": job.to_document(),
+        }
+
+
+def _tail(files: list[Path], *, follow: bool, alive) -> Iterator[str]:
+    offsets: dict[Path, int] = {}
+    while True:
+        for f in files:
+            try:
+                with f.open("r", errors="replace") as fh:
+                    fh.seek(offsets.get(f, 0))
+                    for line in fh:
+                        yield line.rstrip("\n")
+                    offsets[f] = fh.tell()
+            except FileNotFoundError:
+                continue
+        if not follow or not alive():
+            return
+        time.sleep(0.5)
+
+
+def get_backend(scheduler: str, *, context: str | None = None, namespace: str | None = None) -> Backend:
+    if scheduler == "local":
+        return LocalBackend()
+    if scheduler == "kubernetes":
+        from seer.platform.kube.backend import KubernetesBackend  # type: ignore[import-not-found]
+
+        return KubernetesBackend(context=context, namespace=namespace)
+    raise ValueError(f"unknown scheduler {scheduler!r}: use local or kubernetes")

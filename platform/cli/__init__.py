@@ -1,0 +1,131 @@
+"""``seerctl``: submit and inspect Seer jobs, locally or on Kubernetes.
+
+Human output first (rich), machine output on request (``-o json``). Every expected
+failure — a bad job file, an unknown job, a name already taken — prints one clear
+message and exits non-zero without a traceback. Exit statuses: 0 ok, 1 the operation
+failed (e.g. the job failed under ``--wait``), 2 bad input (job file or usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from seer.platform.loading import EXIT_BAD_SPEC, SpecError
+
+EXIT_FAILED = 1
+
+
+class UserError(Exception):
+    """A failure explained to the user; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_output(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json")) -> None:
+    p.add_argument("-o", "--output", choices=choices, default=choices[0], help=f"output format ({', '.join(choices)}; default {choices[0]})")
+
+
+def _add_scheduler(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", "-s", choices=("local", "kubernetes"), default=None, help="where the job runs (default: `scheduler` in $SEER_HOME/config.yaml, else local)")
+    p.add_argument("--context", default=None, help="kubeconfig context (kubernetes scheduler)")
+    p.add_argument("--namespace", "-n", default=None, help="namespace (kubernetes scheduler; default: the job file's or the configured one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seerctl",
+        description="Self-supervised vision pretraining (RegNet + SwAV under FSDP2) from one YAML job file.",
+        epilog="Start with: seerctl submit examples/quickstart.yaml --wait",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("submit", help="validate a job file and run it", description="Validate a job file and run it on a scheduler (local processes or Kubernetes).")
+    p.add_argument("file", help="YAML job file (see examples/quickstart.yaml)")
+    _add_scheduler(p)
+    p.add_argument("--dry-run", action="store_true", help="print what would run (AppDef / command line, or the SeerJob resource) and exit")
+    p.add_argument("-o", "--output", choices=("text", "yaml", "json"), default="text", help="format of --dry-run output and of the submit result")
+    p.add_argument("--wait", "-w", action="store_true", help="follow the job until it ends, with a live progress display")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue a finished, failed or cancelled job of the same name from its latest checkpoint")
+    mode.add_argument("--fresh", action="store_true", help="start a job whose name exists from scratch (the old local run is archived, not deleted)")
+
+    p = sub.add_parser("validate", help="check a job file and print it with defaults filled in")
+    p.add_argument("file", help="YAML job file")
+    p.add_argument("-o", "--output", choices=("yaml", "json", "none"), default="none", help="print the validated job in this format")
+
+    p = sub.add_parser("status", help="phase, step, last checkpoint and start time of a job")
+    p.add_argument("name", help="job name (metadata.name)")
+    _add_scheduler(p)
+    _add_output(p)
+
+    p = sub.add_parser("list", help="list jobs")
+    _add_scheduler(p)
+    _add_output(p)
+
+    p = sub.add_parser("logs", help="print a job's logs")
+    p.add_argument("name", help="job name")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until the job ends")
+    p.add_argument("--rank", type=int, default=None, help="only this worker (local: global rank; kubernetes: worker pod index)")
+    _add_scheduler(p)
+
+    p = sub.add_parser("cancel", help="stop a job (workers write a final checkpoint first)")
+    p.add_argument("name", help="job name")
+    _add_scheduler(p)
+
+    p = sub.add_parser("describe", help="everything known about a job: status, command, recent checkpoints, spec")
+    p.add_argument("name", help="job name")
+    _add_scheduler(p)
+    _add_output(p, ("yaml", "json"))
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a job file")
+    p.add_argument("-o", "--output", choices=("json", "yaml"), default="json", help="output format")
+
+    p = sub.add_parser("models", help="list RegNet variants with parameters and GFLOPs at 224 px")
+    _add_output(p)
+
+    p = sub.add_parser("plot", help="draw a job's loss, throughput and checkpoints as a PNG")
+    p.add_argument("name", help="job name")
+    p.add_argument("-o", "--output", default=None, help="PNG file to write (default: <name>.png)")
+    _add_scheduler(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from seer.platform.cli import commands
+
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(args)
+    except SpecError as exc:
+        commands.print_error(exc.render())
+        return EXIT_BAD_SPEC
+    except UserError as exc:
+        commands.print_error(str(exc))
+        return exc.code
+    except BrokenPipeError:  # `seerctl ... | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        commands.console_err().print("interrupted (the job keeps running; `seerctl status` shows it)")
+        return 130
+
+
+def dump(data: Any, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(data, indent=2, default=str)
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

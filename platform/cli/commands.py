@@ -1,0 +1,312 @@
+"""The verbs of ``seerctl``: thin glue between argparse, a Backend and rich output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from seer.platform.backends import Backend, JobExists, JobNotFound, JobStatus, get_backend
+from seer.platform.cli import UserError, dump
+from seer.platform.loading import load_job
+from seer.platform.settings import load_settings
+from seer.platform.spec import SeerJob
+
+
+def console() -> Console:
+    # Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def console_err() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def print_error(message: str) -> None:
+    console_err().print(f"[bold red]error:[/] {escape(message)}")
+
+
+def _backend(args: argparse.Namespace, job: SeerJob | None = None) -> Backend:
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        raise UserError(str(exc), code=2) from None
+    scheduler = getattr(args, "scheduler", None) or settings.scheduler
+    namespace = getattr(args, "namespace", None) or settings.namespace or (job.metadata.namespace if job else None)
+    context = getattr(args, "context", None) or settings.kube_context
+    try:
+        return get_backend(scheduler, context=context, namespace=namespace)
+    except ImportError as exc:
+        raise UserError(f"the {scheduler} scheduler is not available: {exc}") from None
+    except ValueError as exc:
+        raise UserError(str(exc), code=2) from None
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _fmt(v: Any, spec: str = "") -> str:
+    if v is None:
+        return "-"
+    return format(v, spec) if spec else str(v)
+
+
+# --------------------------------------------------------------------------- submit
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    job = load_job(args.file)  # SpecError -> exit 2, nothing written
+    backend = _backend(args, job)
+    if args.dry_run:
+        return _dry_run(job, backend.name, args.output)
+    try:
+        name = backend.submit(job, resume=args.resume, fresh=args.fresh)
+    except JobExists as exc:
+        raise UserError(str(exc)) from None
+    if args.output in ("json", "yaml"):
+        print(dump({"name": name, "scheduler": backend.name, "submitted": True}, args.output))
+    else:
+        console().print(f"submitted [bold]{escape(name)}[/] to the {backend.name} scheduler")
+        console().print(f"  follow it:  seerctl status {name}   |   seerctl logs {name} -f")
+    if not args.wait:
+        return 0
+    return follow(backend, name, quiet=args.output != "text")
+
+
+def _dry_run(job: SeerJob, scheduler: str, output: str) -> int:
+    from seer.platform.appdef import build_appdef
+    from seer.platform.runs import RunDir
+
+    if scheduler == "kubernetes":
+        from seer.platform.kube.resources import custom_resource  # type: ignore[import-not-found]
+
+        doc = custom_resource(job)
+        print(dump(doc, "json" if output == "json" else "yaml"))
+        return 0
+    app = build_appdef(job, target="local", run_dir=RunDir.for_job(job.name).path)
+    role = app.roles[0]
+    env = {k: ("<the job document as JSON>" if k == "SEER_JOB_SPEC" else v) for k, v in role.env.items()}
+    plan = {
+        "scheduler": "local_cwd (TorchX)",
+        "app": app.name,
+        "runDir": env.get("SEER_RUN_DIR"),
+        "command": [role.entrypoint, *role.args],
+        "env": env,
+        "resource": {"cpu": role.resource.cpu, "gpu": role.resource.gpu, "memMB": role.resource.memMB},
+        "job": job.to_document(),
+    }
+    if output in ("json", "yaml"):
+        print(dump(plan, output))
+    else:
+        c = console()
+        c.print(f"[bold]dry run[/]: would start {escape(app.name)} on this machine (nothing started)")
+        c.print("  " + escape(" ".join(plan["command"])))
+        for k, v in env.items():
+            c.print(f"  {k}={escape(str(v))}")
+    return 0
+
+
+def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.0) -> int:
+    """Follow a job until it ends; a live progress display on a terminal, lines otherwise."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    c = console()
+    interactive = c.is_terminal and not quiet
+    last_step = None
+    st = backend.status(name)
+    if interactive:
+        progress = Progress(
+            TextColumn("[bold]{task.fields[phase]}[/]"),
+            BarColumn(),
+            TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[ips]} img/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=c,
+            transient=False,
+        )
+        with progress:
+            task = progress.add_task(name, total=None, phase=st.phase, loss="-", ips="-")
+            while True:
+                st = backend.status(name)
+                progress.update(task, total=st.total_steps, completed=st.step or 0, phase=st.phase, loss=_fmt(st.loss, ".4f"), ips=_fmt(st.images_per_s, ".1f"))
+                if st.phase in ("Succeeded", "Failed", "Cancelled"):
+                    break
+                time.sleep(poll)
+    else:
+        while True:
+            st = backend.status(name)
+            if not quiet and st.step is not None and st.step != last_step:
+                last_step = st.step
+                c.print(f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} {_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}")
+            if st.phase in ("Succeeded", "Failed", "Cancelled"):
+                break
+            time.sleep(poll)
+    _print_final(st, backend)
+    return 0 if st.phase == "Succeeded" else 1
+
+
+def _print_final(st: JobStatus, backend: Backend) -> None:
+    c = console()
+    style = "green" if st.phase == "Succeeded" else "red"
+    c.print(f"[{style}]{escape(st.name)} {st.phase}[/]" + (f": {escape(st.reason)} {escape(st.message)}" if st.phase != "Succeeded" else ""))
+    c.print(f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}")
+    ev = st.extra.get("eval")
+    if ev:
+        c.print("  " + escape(_eval_line(ev)))
+
+
+def _eval_line(ev: dict[str, Any]) -> str:
+    parts = []
+    for key, label in (("ssl", "SSL"), ("random_init", "random init")):
+        if key in ev:
+            r = ev[key]
+            parts.append(f"{label}: kNN {r['knn_top1']:.1%} linear {r['linear_top1']:.1%}")
+    return "evaluation on held-out labels — " + " | ".join(parts)
+
+
+# ---------------------------------------------------------------------- inspection
+
+
+def _status_or_fail(backend: Backend, name: str) -> JobStatus:
+    try:
+        return backend.status(name)
+    except JobNotFound as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    st = _status_or_fail(backend, args.name)
+    if args.output == "json":
+        print(json.dumps(st.to_dict(), indent=2, default=str))
+        return 0
+    t = Table(show_header=False, box=None)
+    rows = [
+        ("name", st.name), ("scheduler", st.scheduler), ("phase", st.phase + (f" ({st.reason})" if st.reason else "")),
+        ("message", st.message or "-"),
+        ("step", f"{_fmt(st.step)} / {_fmt(st.total_steps)}"), ("epoch", _fmt(st.epoch)), ("loss", _fmt(st.loss, ".4f")),
+        ("images/s", _fmt(st.images_per_s, ".1f")),
+        ("last checkpoint", f"step {_fmt(st.last_checkpoint_step)} at {_when(st.last_checkpoint_time)}"),
+        ("restarts", str(st.restarts)), ("started", _when(st.start_time)), ("finished", _when(st.completion_time)),
+    ]
+    if st.nodes_desired is not None:
+        rows.insert(3, ("nodes", f"{_fmt(st.nodes_ready)}/{st.nodes_desired}"))
+    for k, v in rows:
+        t.add_row(f"[bold]{k}[/]", escape(str(v)))
+    ev = st.extra.get("eval")
+    if ev:
+        t.add_row("[bold]evaluation[/]", escape(_eval_line(ev)))
+    console().print(t)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    jobs = backend.list()
+    if args.output == "json":
+        print(json.dumps([j.to_dict() for j in jobs], indent=2, default=str))
+        return 0
+    if not jobs:
+        console().print(f"no jobs on the {backend.name} scheduler")
+        return 0
+    t = Table("NAME", "PHASE", "STEP", "LOSS", "RESTARTS", "LAST CKPT", "STARTED")
+    for j in jobs:
+        t.add_row(escape(j.name), j.phase, f"{_fmt(j.step)}/{_fmt(j.total_steps)}", _fmt(j.loss, ".4f"), str(j.restarts), _fmt(j.last_checkpoint_step), _when(j.start_time))
+    console().print(t)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    try:
+        for line in backend.logs(args.name, rank=args.rank, follow=args.follow):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+    except JobNotFound as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    try:
+        console().print(escape(backend.cancel(args.name)))
+    except JobNotFound as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    try:
+        info = backend.describe(args.name)
+    except JobNotFound as exc:
+        raise UserError(str(exc)) from None
+    print(dump(info, args.output))
+    return 0
+
+
+# ----------------------------------------------------------------------- reference
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    job = load_job(args.file)
+    if args.output == "none":
+        console().print(f"{escape(args.file)}: valid SeerJob [bold]{escape(job.name)}[/]")
+    else:
+        print(dump(job.to_document(), args.output))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schema = SeerJob.model_json_schema(by_alias=True)
+    print(dump(schema, args.output))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from seer.trainer.models import describe_variants
+
+    rows = describe_variants()
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    t = Table("VARIANT", "PARAMS (M, fc)", "GFLOPs @224", "STAGE WIDTHS", "DEPTHS", "GROUP W", "SOURCE")
+    for r in rows:
+        t.add_row(r["name"], f"{r['params_m']:.2f}", f"{r['gflops']:.2f}", str(r["stage_widths"]), str(r["stage_depths"]), str(r["group_width"]), r["source"])
+    console().print(t)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from seer.platform.plot import plot_run
+
+    backend = _backend(args)
+    events = getattr(backend, "events", None)
+    if events is None:
+        raise UserError(f"the {backend.name} scheduler does not keep progress events; use Grafana (docs/monitoring.md)")
+    try:
+        evs = list(events(args.name))
+    except JobNotFound as exc:
+        raise UserError(str(exc)) from None
+    steps = [e for e in evs if e.get("type") == "step"]
+    if not steps:
+        raise UserError(f"job {args.name!r} has not logged a step yet; nothing to plot")
+    ckpts = [e for e in evs if e.get("type") == "checkpoint"]
+    out = args.output or f"{args.name}.png"
+    plot_run(steps, ckpts, out)
+    console().print(f"wrote {escape(out)}")
+    return 0

@@ -1,0 +1,34 @@
+"""TorchX components of Seer (entry point group ``torchx.components``, prefix ``seer``).
+
+``torchx run -s local_cwd seer.train --job_file examples/quickstart.yaml`` runs a
+job without ``seerctl``; ``seerctl submit`` builds the same AppDef. Validation errors
+surface as TorchX component errors carrying the same message ``seerctl`` prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torchx import specs
+
+from seer.platform.appdef import build_appdef
+from seer.platform.loading import load_job
+
+
+def train(job_file: str, target: str = "local", run_dir: str = "") -> specs.AppDef:
+    """Self-supervised pretraining (RegNet + SwAV) described by a SeerJob file.
+
+    Args:
+        job_file: path of the YAML job file
+        target: ``local`` (torchrun on this machine) or ``kubernetes`` (the Seer operator)
+        run_dir: directory for logs and progress of a local run (default: ``$SEER_HOME/runs/<name>``)
+    """
+    job = load_job(job_file)
+    if target not in ("local", "kubernetes"):
+        raise ValueError(f"target must be 'local' or 'kubernetes', not {target!r}")
+    if target == "local":
+        from seer.platform.runs import RunDir
+
+        rd = Path(run_dir) if run_dir else RunDir.for_job(job.name).path
+        return build_appdef(job, target="local", run_dir=rd)
+    return build_appdef(job, target="kubernetes")

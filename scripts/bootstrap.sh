@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Create or refresh the repository's virtual environment (.venv). Idempotent: when
+# pyproject.toml has not changed since the last successful install, it does nothing.
+# Needs only the package registries (PyPI). Used by scripts/quickstart and scripts/test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "error: Seer needs Python >= 3.11 (found $("$PYTHON" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 2
+fi
+
+stamp=.venv/.seer-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+# torch is pinned in pyproject.toml (CPU wheel here). For a GPU machine, install the CUDA
+# build of the same version first; see README "GPU machines".
+.venv/bin/python -m pip install --quiet -e ".[test]"
+echo "$want" > "$stamp"

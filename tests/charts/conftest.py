@@ -1,0 +1,41 @@
+"""Fixtures of the chart tests; seer_chart_support redirects Helm's home directories first."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import seer_chart_support as support  # noqa: I001  (must come before helm_python is used)
+import helm_python
+import pytest
+import yaml
+
+
+@pytest.fixture(scope="session")
+def chart() -> Iterator[helm_python.Chart]:
+    with helm_python.Chart.load(support.CHART) as loaded:
+        yield loaded
+
+
+@pytest.fixture(scope="session")
+def render(chart: helm_python.Chart) -> Callable[..., list[dict[str, Any]]]:
+    """render(values, namespace=...) -> the rendered objects, cached per arguments."""
+    cache: dict[str, list[dict[str, Any]]] = {}
+
+    def _render(values: dict[str, Any], namespace: str = support.NAMESPACE) -> list[dict[str, Any]]:
+        key = yaml.safe_dump([values, namespace], sort_keys=True)
+        if key not in cache:
+            cache[key] = support.objects(support.render_files(chart, values, namespace))
+        return cache[key]
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """The promtool binary; its absence is a failure, not a skip (CI must have it)."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: install Debian's Prometheus with `apt-get install -y prometheus`")
+    return path

@@ -1,0 +1,125 @@
+"""The operator under test runs for real (kopf's KopfRunner, in-process) against the
+Kubernetes API emulator; tests play the kubelet by writing pod status."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("SEER_OPERATOR_RESYNC_SECONDS", "1")  # read when the handlers module is imported
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))  # until pyproject's pythonpath lands
+
+import kopf.testing  # noqa: E402
+import kube_emulator  # noqa: E402
+import kubernetes  # noqa: E402
+
+from seer.platform.crd import build_crd  # noqa: E402
+from seer.platform.spec import SeerJob  # noqa: E402
+
+NS = "default"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` is truthy; the timeout only bounds a hang, it never decides a pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+        time.sleep(0.05)
+
+
+class Cluster:
+    """Test-side view of the emulated cluster: submit jobs, read state, act as kubelet."""
+
+    def __init__(self, emulator: kube_emulator.RunningEmulator, api: kubernetes.client.ApiClient) -> None:
+        self.emulator = emulator
+        self.core = kubernetes.client.CoreV1Api(api)
+        self.custom = kubernetes.client.CustomObjectsApi(api)
+
+    def submit(self, name: str, **spec: Any) -> dict[str, Any]:
+        doc = SeerJob.model_validate({"metadata": {"name": name, "namespace": NS}, "spec": spec}).to_document()
+        return self.custom.create_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", doc)
+
+    def job(self, name: str) -> dict[str, Any] | None:
+        return next((j for j in self.emulator.objects("seer.dev", "seerjobs", NS) if j["metadata"]["name"] == name), None)
+
+    def status(self, name: str) -> dict[str, Any]:
+        return (self.job(name) or {}).get("status") or {}
+
+    def pods(self, job: str, role: str = "worker") -> list[dict[str, Any]]:
+        return sorted(
+            (p for p in self.emulator.objects("", "pods", NS)
+             if p["metadata"]["labels"].get("seer.dev/job-name") == job and p["metadata"]["labels"].get("seer.dev/role") == role),
+            key=lambda p: p["metadata"]["name"],
+        )
+
+    def services(self, job: str) -> list[dict[str, Any]]:
+        return [s for s in self.emulator.objects("", "services", NS) if s["metadata"]["labels"].get("seer.dev/job-name") == job]
+
+    # ---- the kubelet's part
+    def set_pod_status(self, name: str, status: dict[str, Any]) -> None:
+        self.core.patch_namespaced_pod_status(name, NS, {"status": status})
+
+    def run_pod(self, name: str, ip: str = "127.0.0.1") -> None:
+        self.set_pod_status(name, {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]})
+
+    def run_all(self, job: str) -> None:
+        for pod in self.pods(job) + self.pods(job, "rendezvous"):
+            if (pod.get("status") or {}).get("phase") == "Pending":
+                self.run_pod(pod["metadata"]["name"])
+
+    def exit_pod(self, name: str, code: int, reason: str = "Error") -> None:
+        self.set_pod_status(name, {
+            "phase": "Succeeded" if code == 0 else "Failed",
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [{"name": "trainer", "ready": False, "restartCount": 0, "image": "i", "imageID": "",
+                                   "state": {"terminated": {"exitCode": code, "reason": reason}}}],
+        })
+
+    def evict_pod(self, name: str) -> None:
+        self.set_pod_status(name, {
+            "phase": "Failed", "reason": "Evicted",
+            "conditions": [{"type": "Ready", "status": "False"},
+                           {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+                            "message": "Eviction API: evicting"}],
+        })
+
+    def events(self, job: str) -> list[dict[str, Any]]:
+        return [e for e in self.emulator.objects("", "events", NS) if e.get("involvedObject", {}).get("name") == job]
+
+
+@pytest.fixture
+def emulator() -> Iterator[kube_emulator.RunningEmulator]:
+    with kube_emulator.serve_in_thread([build_crd()]) as emu:
+        yield emu
+
+
+@pytest.fixture
+def kubeconfig(emulator, tmp_path, monkeypatch) -> Path:
+    path = emulator.write_kubeconfig(tmp_path / "kubeconfig")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
+
+
+@pytest.fixture
+def cluster(emulator, kubeconfig) -> Cluster:
+    return Cluster(emulator, kubernetes.config.new_client_from_config(str(kubeconfig)))
+
+
+OPERATOR_ARGS = ["run", "--all-namespaces", "--standalone", "-m", "seer.operators.handlers"]
+
+
+@pytest.fixture
+def operator(kubeconfig) -> Iterator[kopf.testing.KopfRunner]:
+    with kopf.testing.KopfRunner(OPERATOR_ARGS, timeout=30) as runner:
+        yield runner
+    assert runner.exception is None, runner.output

@@ -1,0 +1,139 @@
+"""Table-driven tests of the reconcile decision (no API server involved)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from seer.operators.children import worker_pod
+from seer.operators.planning import Observed, backoff_seconds, desired_children
+from seer.platform.kube.status import Phase, SeerJobStatus
+from seer.platform.spec import SeerJob
+
+NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+UID = "u-1"
+
+
+def job(**spec):
+    return SeerJob.model_validate({"metadata": {"name": "j"}, "spec": {"resources": {"nodes": {"min": 2, "max": 3}}, **spec}})
+
+
+def running(p, ready=True):
+    p["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    return p
+
+
+def failed(p, code, at=NOW - timedelta(seconds=60)):
+    p["status"] = {"phase": "Failed", "containerStatuses": [{"name": "trainer", "state": {"terminated": {
+        "exitCode": code, "finishedAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")}}}]}
+    return p
+
+
+def plan(j, pods, status=None):
+    return desired_children(j, UID, 1, status or SeerJobStatus(), Observed(pods=tuple(pods)), NOW)
+
+
+def names(manifests):
+    return sorted(m["metadata"]["name"] for m in manifests)
+
+
+def test_fresh_job_creates_all_slots_rendezvous_and_service_and_is_pending():
+    p = plan(job(), [])
+    assert names(p.create) == ["j-rdzv", "j-rdzv", "j-worker-0-0", "j-worker-1-0", "j-worker-2-0"]
+    assert p.status.phase == Phase.pending and p.status.nodes_desired == 3
+
+
+def test_reconciling_what_exists_creates_nothing():
+    j = job()
+    pods = [running(worker_pod(j, UID, s, 0)) for s in range(3)]
+    p = desired_children(j, UID, 1, SeerJobStatus(), Observed(pods=tuple(pods)), NOW)
+    assert {m["kind"] for m in p.create} == {"Pod", "Service"} and names(p.create) == ["j-rdzv", "j-rdzv"]
+    assert p.status.phase == Phase.running and p.status.nodes_ready == 3 and not p.delete
+
+
+@pytest.mark.parametrize("ready, phase", [(3, Phase.running), (2, Phase.running), (1, Phase.pending), (0, Phase.pending)])
+def test_phase_follows_ready_workers_against_min(ready, phase):
+    j = job()
+    pods = [running(worker_pod(j, UID, s, 0), ready=s < ready) for s in range(3)]
+    assert plan(j, pods).status.phase == phase
+
+
+def test_retryable_failure_is_replaced_with_next_restart_suffix_after_backoff():
+    j = job(restart={"backoffSeconds": 10, "maxBackoffSeconds": 100})
+    pods = [running(worker_pod(j, UID, 0, 0)), running(worker_pod(j, UID, 1, 0)), failed(worker_pod(j, UID, 2, 0), 137)]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running))
+    assert "j-worker-2-1" in names(p.create) and [d.name for d in p.delete] == ["j-worker-2-0"]
+    assert p.status.restarts == 1 and p.restart_causes == ("signal",)
+    assert any(e.reason == "WorkerSignaled" for e in p.events)
+
+
+def test_backoff_postpones_the_replacement_and_asks_to_come_back():
+    j = job(restart={"backoffSeconds": 10, "maxBackoffSeconds": 100})
+    pods = [running(worker_pod(j, UID, 0, 3)), running(worker_pod(j, UID, 1, 0)), failed(worker_pod(j, UID, 2, 0), 137, at=NOW - timedelta(seconds=5))]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=3))  # 10 * 2**3 = 80 s backoff
+    assert "j-worker-2-4" not in names(p.create) and p.requeue_after == pytest.approx(75)
+
+
+@pytest.mark.parametrize("n, expected", [(0, 10), (1, 20), (3, 80), (4, 100), (50, 100)])
+def test_backoff_doubles_and_is_capped(n, expected):
+    assert backoff_seconds(job(restart={"backoffSeconds": 10, "maxBackoffSeconds": 100}), n) == expected
+
+
+def test_application_error_fails_and_stops_the_rest():
+    j = job()
+    pods = [failed(worker_pod(j, UID, 0, 0), 1), running(worker_pod(j, UID, 1, 0)), running(worker_pod(j, UID, 2, 0))]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running))
+    assert p.status.phase == Phase.failed and p.status.condition("Failed").reason == "ApplicationError"
+    assert sorted(d.name for d in p.delete) == ["j-worker-1-0", "j-worker-2-0"] and not p.create
+
+
+def test_spent_budget_fails_the_job():
+    j = job(restart={"maxRestarts": 1, "backoffSeconds": 0, "maxBackoffSeconds": 0})
+    pods = [running(worker_pod(j, UID, 0, 0)), running(worker_pod(j, UID, 1, 0)), failed(worker_pod(j, UID, 2, 1), 143)]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=1))
+    assert p.status.phase == Phase.failed and p.status.condition("Failed").reason == "RestartBudgetSpent"
+
+
+def test_cause_not_in_retry_on_is_fatal():
+    j = job(restart={"retryOn": ["preemption"], "backoffSeconds": 0, "maxBackoffSeconds": 0})
+    pods = [failed(worker_pod(j, UID, 0, 0), 137)]
+    assert plan(j, pods).status.condition("Failed").reason == "SignaledNotRetried"
+
+
+def test_restart_count_recovers_from_an_unrecorded_replacement():
+    """Operator died after creating j-worker-2-1 but before writing restarts=1."""
+    j = job(restart={"backoffSeconds": 0, "maxBackoffSeconds": 0})
+    pods = [running(worker_pod(j, UID, 0, 0)), running(worker_pod(j, UID, 1, 0)), failed(worker_pod(j, UID, 2, 0), 137), worker_pod(j, UID, 2, 1)]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running))
+    assert p.status.restarts == 1 and not [m for m in p.create if m["kind"] == "Pod" and "worker" in m["metadata"]["name"]]
+    assert [d.name for d in p.delete] == ["j-worker-2-0"]
+
+
+def test_suspend_deletes_workers_with_the_checkpoint_grace_period():
+    j = job(suspend=True, checkpoint={"preemptionBudgetSeconds": 25})
+    pods = [running(worker_pod(j, UID, s, 0)) for s in range(3)]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running))
+    assert p.status.phase == Phase.suspended and {d.grace_seconds for d in p.delete} == {40} and not p.create
+
+
+def test_success_of_any_worker_completes_the_job_and_is_sticky():
+    j = job()
+    pods = [running(worker_pod(j, UID, 0, 0)), running(worker_pod(j, UID, 1, 0))]
+    pods[0]["status"]["phase"] = "Succeeded"
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running))
+    assert p.status.phase == Phase.succeeded and p.status.completion_time
+    again = plan(j, [], p.status)
+    assert again.status.phase == Phase.succeeded and not again.create
+
+
+def test_conditions_flip_with_transitions():
+    j = job()
+    pods = [running(worker_pod(j, UID, s, 0)) for s in range(3)]
+    first = plan(j, pods)
+    assert first.status.condition("Running").status == "True"
+    pods[0] = failed(pods[0], 137)
+    pods[1]["status"]["conditions"][0]["status"] = "False"
+    second = desired_children(j, UID, 1, first.status, Observed(pods=tuple(pods)), NOW)
+    assert second.status.phase == Phase.restarting
+    assert second.status.condition("Running").status == "False" and second.status.condition("Restarting").status == "True"

@@ -1,0 +1,141 @@
+"""The operator end to end against the Kubernetes emulator: one test per scenario."""
+
+from __future__ import annotations
+
+import kopf.testing
+from conftest import NS, OPERATOR_ARGS, wait_for
+
+FAST_RESTARTS = {"restart": {"backoffSeconds": 0, "maxBackoffSeconds": 0, "maxRestarts": 2}}
+
+
+def _names(pods):
+    return [p["metadata"]["name"] for p in pods]
+
+
+def test_created_job_gets_workers_rendezvous_service_and_running_status(cluster, operator):
+    cluster.submit("alpha", resources={"nodes": {"min": 2, "max": 2}})
+    wait_for(lambda: len(cluster.pods("alpha")) == 2, what="2 worker pods")
+    assert _names(cluster.pods("alpha")) == ["alpha-worker-0-0", "alpha-worker-1-0"]
+    assert _names(cluster.pods("alpha", "rendezvous")) == ["alpha-rdzv"]
+    service = wait_for(lambda: cluster.services("alpha"), what="rendezvous service")[0]
+    assert service["spec"]["clusterIP"] == "None"
+    job_uid = cluster.job("alpha")["metadata"]["uid"]
+    for pod in cluster.pods("alpha") + cluster.pods("alpha", "rendezvous") + [service]:
+        assert pod["metadata"]["ownerReferences"][0]["uid"] == job_uid
+    assert wait_for(lambda: cluster.status("alpha").get("phase"), what="a phase") == "Pending"
+    cluster.run_all("alpha")
+    wait_for(lambda: cluster.status("alpha").get("phase") == "Running", what="Running")
+    status = cluster.status("alpha")
+    assert (status["nodesReady"], status["nodesDesired"], status["restarts"]) == (2, 2, 0)
+    assert status["startTime"] and status["observedGeneration"] == 1
+
+
+def test_evicted_worker_is_replaced_and_counts_a_restart(cluster, operator):
+    cluster.submit("beta", resources={"nodes": {"min": 2, "max": 2}}, **FAST_RESTARTS)
+    wait_for(lambda: len(cluster.pods("beta")) == 2)
+    cluster.run_all("beta")
+    wait_for(lambda: cluster.status("beta").get("phase") == "Running")
+    cluster.evict_pod("beta-worker-1-0")
+    wait_for(lambda: "beta-worker-1-1" in _names(cluster.pods("beta")), what="replacement pod")
+    wait_for(lambda: "beta-worker-1-0" not in _names(cluster.pods("beta")), what="evicted pod removed")
+    assert cluster.status("beta")["restarts"] == 1
+    assert cluster.status("beta")["phase"] == "Restarting"
+    cluster.run_pod("beta-worker-1-1")
+    wait_for(lambda: cluster.status("beta").get("phase") == "Running", what="Running again")
+    assert cluster.status("beta")["restarts"] == 1
+    reasons = [e["reason"] for e in cluster.events("beta")]
+    assert "WorkerEvicted" in reasons
+
+
+def test_application_error_fails_the_job_with_its_reason(cluster, operator):
+    cluster.submit("gamma", resources={"nodes": {"min": 2, "max": 2}}, **FAST_RESTARTS)
+    wait_for(lambda: len(cluster.pods("gamma")) == 2)
+    cluster.run_all("gamma")
+    cluster.exit_pod("gamma-worker-0-0", 1)
+    wait_for(lambda: cluster.status("gamma").get("phase") == "Failed", what="Failed")
+    failed = next(c for c in cluster.status("gamma")["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "ApplicationError" and "exited with code 1" in failed["message"]
+    assert cluster.status("gamma")["restarts"] == 0 and cluster.status("gamma")["completionTime"]
+    # the surviving worker and the rendezvous pod are stopped; the failed pod stays for its logs
+    wait_for(lambda: _names(cluster.pods("gamma")) == ["gamma-worker-0-0"], what="survivor stopped")
+
+
+def test_spent_restart_budget_fails_the_job(cluster, operator):
+    cluster.submit("delta", **FAST_RESTARTS)
+    wait_for(lambda: cluster.pods("delta"))
+    for attempt in range(3):  # 2 restarts allowed: the third failure ends it
+        name = f"delta-worker-0-{attempt}"
+        wait_for(lambda: name in _names(cluster.pods("delta")), what=name)
+        cluster.run_pod(name)
+        cluster.exit_pod(name, 137)
+    wait_for(lambda: cluster.status("delta").get("phase") == "Failed", what="Failed")
+    failed = next(c for c in cluster.status("delta")["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "RestartBudgetSpent" and cluster.status("delta")["restarts"] == 2
+
+
+def test_elastic_job_keeps_running_above_min_nodes(cluster, operator):
+    cluster.submit("eps", resources={"nodes": {"min": 2, "max": 3}}, **FAST_RESTARTS)
+    wait_for(lambda: len(cluster.pods("eps")) == 3)
+    cluster.run_all("eps")
+    wait_for(lambda: cluster.status("eps").get("nodesReady") == 3)
+    cluster.evict_pod("eps-worker-2-0")  # its replacement will stay Pending (no node for it)
+    wait_for(lambda: "eps-worker-2-1" in _names(cluster.pods("eps")))
+    wait_for(lambda: cluster.status("eps").get("nodesReady") == 2)
+    status = cluster.status("eps")
+    assert status["phase"] == "Running" and status["nodesDesired"] == 3 and status["restarts"] == 1
+
+
+def test_suspend_stops_workers_gracefully_and_resume_recreates_them(cluster, operator):
+    cluster.submit("zeta", resources={"nodes": {"min": 1, "max": 2}}, checkpoint={"preemptionBudgetSeconds": 40})
+    wait_for(lambda: len(cluster.pods("zeta")) == 2)
+    cluster.run_all("zeta")
+    wait_for(lambda: cluster.status("zeta").get("phase") == "Running")
+    cluster.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "zeta", {"spec": {"suspend": True}})
+    wait_for(lambda: not cluster.pods("zeta") and not cluster.pods("zeta", "rendezvous"), what="workers stopped")
+    wait_for(lambda: cluster.status("zeta").get("phase") == "Suspended")
+    graces = [d["body"].get("gracePeriodSeconds") for d in cluster.emulator.emulator.deletions if d["name"].startswith("zeta-worker")]
+    assert graces == [55, 55]  # the checkpoint budget plus the shutdown margin
+    cluster.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "zeta", {"spec": {"suspend": False}})
+    wait_for(lambda: len(cluster.pods("zeta")) == 2, what="workers recreated")
+    cluster.run_all("zeta")
+    wait_for(lambda: cluster.status("zeta").get("phase") == "Running")
+    assert cluster.status("zeta")["restarts"] == 0
+
+
+def test_deleting_the_job_removes_its_children(cluster, operator):
+    cluster.submit("eta")
+    wait_for(lambda: cluster.pods("eta") and cluster.services("eta"))
+    cluster.custom.delete_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "eta")
+    wait_for(lambda: cluster.job("eta") is None, what="job gone (finalizer released)")
+    assert not cluster.pods("eta") and not cluster.pods("eta", "rendezvous") and not cluster.services("eta")
+
+
+def test_operator_restart_mid_flight_creates_no_duplicates(cluster, kubeconfig):
+    with kopf.testing.KopfRunner(OPERATOR_ARGS, timeout=30):
+        cluster.submit("theta", resources={"nodes": {"min": 3, "max": 3}}, **FAST_RESTARTS)
+        wait_for(lambda: len(cluster.pods("theta")) == 3)
+    cluster.run_all("theta")
+    with kopf.testing.KopfRunner(OPERATOR_ARGS, timeout=30) as runner:
+        wait_for(lambda: cluster.status("theta").get("phase") == "Running")
+        cluster.evict_pod("theta-worker-0-0")
+        wait_for(lambda: cluster.status("theta").get("restarts") == 1)
+    assert runner.exception is None
+    with kopf.testing.KopfRunner(OPERATOR_ARGS, timeout=30):
+        wait_for(lambda: cluster.status("theta").get("observedGeneration") == 1)
+        import time
+        time.sleep(1.5)  # a resync round after the restart: it must create nothing new
+    names = _names(cluster.pods("theta"))
+    assert sorted(names) == ["theta-worker-0-1", "theta-worker-1-0", "theta-worker-2-0"]
+    assert len(cluster.pods("theta", "rendezvous")) == 1 and len(cluster.services("theta")) == 1
+    assert cluster.status("theta")["restarts"] == 1
+
+
+def test_fifty_jobs_at_once_are_all_reconciled(cluster, operator):
+    for i in range(50):
+        cluster.submit(f"many-{i}", resources={"nodes": {"min": 1, "max": 2}})
+    wait_for(lambda: len([p for p in cluster.emulator.objects("", "pods", NS) if p["metadata"]["labels"]["seer.dev/role"] == "worker"]) == 100,
+             timeout=120, what="100 worker pods")
+    for i in range(50):
+        wait_for(lambda: cluster.status(f"many-{i}").get("phase") == "Pending", what=f"status of many-{i}")
+    names = [p["metadata"]["name"] for p in cluster.emulator.objects("", "pods", NS)]
+    assert len(names) == len(set(names)) == 150  # 2 workers + 1 rendezvous pod each, no duplicates

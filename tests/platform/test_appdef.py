@@ -1,0 +1,61 @@
+"""SeerJob -> TorchX AppDef: torchrun line, environment, resources; and the entry point."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from seer.platform.appdef import build_appdef, threads_per_proc
+from seer.platform.spec import SeerJob
+
+
+def job(**spec) -> SeerJob:
+    return SeerJob.model_validate({"metadata": {"name": "demo"}, "spec": spec})
+
+
+def test_local_app_runs_torchrun_standalone_with_our_restart_policy(tmp_path: Path):
+    app = build_appdef(job(resources={"procsPerNode": 2}), target="local", run_dir=tmp_path, python="/py")
+    role = app.roles[0]
+    assert role.entrypoint == "/py"
+    assert role.args[:3] == ["-m", "torch.distributed.run", "--standalone"]
+    assert role.args[role.args.index("--nproc-per-node") + 1] == "2"
+    assert role.args[role.args.index("--max-restarts") + 1] == "0"
+    assert role.args[-2:] == ["-m", "seer.trainer"]
+    assert role.env["SEER_RUN_DIR"] == str(tmp_path)
+
+
+def test_the_spec_travels_whole_in_the_environment(tmp_path: Path):
+    j = job(data={"batchSize": 7})
+    env = build_appdef(j, target="local", run_dir=tmp_path).roles[0].env
+    assert SeerJob.model_validate(json.loads(env["SEER_JOB_SPEC"])) == j
+
+
+def test_kubernetes_app_uses_elastic_c10d_rendezvous_and_the_image():
+    j = job(resources={"nodes": {"min": 2, "max": 4}, "procsPerNode": 8, "gpusPerNode": 8, "memory": "64Gi", "image": "reg/seer:1"})
+    role = build_appdef(j, target="kubernetes").roles[0]
+    assert role.entrypoint == "torchrun" and role.image == "reg/seer:1"
+    assert role.args[role.args.index("--nnodes") + 1] == "2:4"
+    assert role.args[role.args.index("--rdzv-backend") + 1] == "c10d"
+    assert role.num_replicas == 4 and role.min_replicas == 2
+    assert role.resource.gpu == 8 and role.resource.memMB == 64 * 1024
+
+
+def test_threads_are_split_between_processes():
+    assert threads_per_proc(job(resources={"procsPerNode": 2}), cpus=2) == 1
+    assert threads_per_proc(job(resources={"procsPerNode": 3}), cpus=2) == 1
+    assert threads_per_proc(job(resources={"procsPerNode": 1, "threadsPerProc": 6}), cpus=2) == 6
+
+
+def test_the_component_is_registered_for_torchx():
+    names = {ep.name: ep.value for ep in entry_points(group="torchx.components")}
+    assert names.get("seer") == "seer.platform.torchx_components"
+
+
+def test_the_component_builds_the_same_app_from_a_file(tmp_path: Path):
+    from seer.platform.torchx_components import train
+
+    f = tmp_path / "job.yaml"
+    f.write_text(job(resources={"procsPerNode": 2}).to_yaml())
+    app = train(str(f), run_dir=str(tmp_path / "run"))
+    assert app.name == "demo" and "--nproc-per-node" in app.roles[0].args
