@@ -122,6 +122,11 @@ class LocalBackend:
         state = run.read_state()
         if state is None:
             return
+        if fresh and job.spec.checkpoint.url:
+            raise JobExists(
+                f"--fresh cannot forget checkpoints at spec.checkpoint.url ({job.spec.checkpoint.url}): a new run would resume "
+                "from them. Point checkpoint.url at a new location (or empty it) instead"
+            )
         phase = effective_phase(state)
         if phase in ACTIVE_PHASES:
             raise JobExists(f"job {job.name!r} is already {phase.lower()} (supervisor pid {state.supervisor_pid}); cancel it with `seerctl cancel {job.name}` or pick another metadata.name")
@@ -230,7 +235,7 @@ def get_backend(scheduler: str, *, context: str | None = None, namespace: str | 
     if scheduler == "local":
         return LocalBackend()
     if scheduler == "kubernetes":
-        from seer.platform.kube.backend import KubernetesBackend  # type: ignore[import-not-found]
+        from seer.platform.kube.backend import KubernetesBackend
 
         return KubernetesBackend(context=context, namespace=namespace)
     raise ValueError(f"unknown scheduler {scheduler!r}: use local or kubernetes")

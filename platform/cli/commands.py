@@ -39,7 +39,10 @@ def _backend(args: argparse.Namespace, job: SeerJob | None = None) -> Backend:
     except ValueError as exc:
         raise UserError(str(exc), code=2) from None
     scheduler = getattr(args, "scheduler", None) or settings.scheduler
-    namespace = getattr(args, "namespace", None) or settings.namespace or (job.metadata.namespace if job else None)
+    # Like kubectl: -n wins, then the job file's own metadata.namespace (when written
+    # there), then the configured one, then the kubeconfig context's.
+    explicit = job.metadata.namespace if job is not None and "namespace" in job.metadata.model_fields_set else None
+    namespace = getattr(args, "namespace", None) or explicit or settings.namespace
     context = getattr(args, "context", None) or settings.kube_context
     try:
         return get_backend(scheduler, context=context, namespace=namespace)
@@ -68,7 +71,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     job = load_job(args.file)  # SpecError -> exit 2, nothing written
     backend = _backend(args, job)
     if args.dry_run:
-        return _dry_run(job, backend.name, args.output)
+        return _dry_run(job, backend, args.output)
     try:
         name = backend.submit(job, resume=args.resume, fresh=args.fresh)
     except JobExists as exc:
@@ -83,14 +86,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return follow(backend, name, quiet=args.output != "text")
 
 
-def _dry_run(job: SeerJob, scheduler: str, output: str) -> int:
+def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
     from seer.platform.appdef import build_appdef
     from seer.platform.runs import RunDir
 
-    if scheduler == "kubernetes":
-        from seer.platform.kube.resources import custom_resource  # type: ignore[import-not-found]
+    if backend.name == "kubernetes":
+        from seer.platform.kube.backend import custom_resource
 
-        doc = custom_resource(job)
+        doc = custom_resource(job, backend.namespace)  # type: ignore[attr-defined]
         print(dump(doc, "json" if output == "json" else "yaml"))
         return 0
     app = build_appdef(job, target="local", run_dir=RunDir.for_job(job.name).path)

@@ -83,6 +83,9 @@ def rows() -> tuple[Row, ...]:
             Panel("Images per second", "Images processed per second by all ranks of the job (each image once, whatever its crops).", "short", (
                 Query(f"sum by (seer_job) (rate(seer_train_images_total{{{_JOB}}}[{_RATE}]))", per_job),
             ), min=0),
+            Panel("Steps per second", "Optimizer steps per second (ranks step together: the fastest rank's count).", "short", (
+                Query(f"max by (seer_job) (rate(seer_train_steps_total{{{_JOB}}}[{_RATE}]))", per_job),
+            ), min=0),
             Panel("Step time quantiles", "Wall time of one optimizer step (data wait included), over all ranks.", "s",
                   _quantiles("seer_train_step_duration_seconds", (0.5, 0.9, 0.99)), min=0),
             Panel("Data-wait share", "Share of step time spent waiting for the next batch; above 50% for long, SeerDataLoadingStarved fires.", "percentunit", (

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import kopf.testing
+import pytest
 from conftest import NS, OPERATOR_ARGS, wait_for
+
+pytestmark = pytest.mark.services
 
 FAST_RESTARTS = {"restart": {"backoffSeconds": 0, "maxBackoffSeconds": 0, "maxRestarts": 2}}
 
@@ -130,6 +133,7 @@ def test_operator_restart_mid_flight_creates_no_duplicates(cluster, kubeconfig):
     assert cluster.status("theta")["restarts"] == 1
 
 
+@pytest.mark.slow
 def test_fifty_jobs_at_once_are_all_reconciled(cluster, operator):
     for i in range(50):
         cluster.submit(f"many-{i}", resources={"nodes": {"min": 1, "max": 2}})

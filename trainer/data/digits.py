@@ -99,6 +99,12 @@ def _materialize(
     root = os.path.abspath(root)
     marker = os.path.join(root, marker_name)
     with _locked(root):
+        others = [n for n in os.listdir(root) if n.startswith(".seer-digits") and n != marker_name]
+        if others:
+            raise ValueError(
+                f"{root} already holds another variant of the digits dataset ({others[0]}); "
+                "use a separate root for the folder and the WebDataset variants"
+            )
         if os.path.exists(marker):
             with open(marker, encoding="utf-8") as f:
                 info = json.load(f)

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .decode import DecodeError, decode_rgb, report_corrupt
-from .multicrop import multicrop
+from .multicrop import multicrop as multicrop_batch
 from .multicrop_config import MultiCropConfig
 from .sharding import (
     RankBatch,
@@ -44,6 +44,8 @@ class Batch:
     ``indices``: global sample indices the batch covers (int64 ``[b]``).
     ``epoch`` / ``position_after``: the data state to checkpoint after this
     step (the global position once all ranks consumed this global batch).
+    ``step_in_epoch``: 0-based step within the epoch (after a world-size
+    change it counts steps of the current global batch size).
     ``corrupt``: samples of this batch that could not be read or decoded; each
     was replaced by another image of the same batch (cropped with the missing
     sample's own randomness), so shapes stay fixed.
@@ -111,15 +113,16 @@ def load_batch(
     *,
     seed: int,
     epoch: int,
+    step_in_epoch: int = 0,
 ) -> Batch:
     """Read, decode and multi-crop one rank batch (what a loader worker runs)."""
     images, corrupt = _read_images(samples, rank_batch.indices)
-    crops = multicrop(images, rank_batch.indices, cfg, seed=seed, epoch=epoch)
+    crops = multicrop_batch(images, rank_batch.indices, cfg, seed=seed, epoch=epoch)
     return Batch(
         crops=crops,
         indices=torch.from_numpy(np.array(rank_batch.indices, dtype=np.int64)),
         epoch=epoch,
-        step_in_epoch=-1,  # filled in by the dataset, which knows the epoch's start
+        step_in_epoch=step_in_epoch,
         position_after=rank_batch.position_after,
         corrupt=corrupt,
     )
@@ -143,9 +146,10 @@ class _EpochBatches(Dataset[Batch]):
         return len(self.plan)
 
     def __getitem__(self, j: int) -> Batch:
-        batch = load_batch(self.samples, self.plan[j], self.cfg, seed=self.seed, epoch=self.epoch)
-        batch.step_in_epoch = self.first_step + j
-        return batch
+        return load_batch(
+            self.samples, self.plan[j], self.cfg, seed=self.seed, epoch=self.epoch,
+            step_in_epoch=self.first_step + j,
+        )
 
 
 def _worker_init(_: int) -> None:

@@ -76,3 +76,9 @@ def test_webdataset_variant_holds_the_same_training_images(tmp_path, digits_root
     assert len(shards.sources) == 3 and len(shards) == len(folder) == info["num_train"]
     assert sorted(shards.keys) == sorted(os.path.basename(s)[:-4] for s in folder.sources)
     assert shards.read(0) == folder.read(folder.sources.index(next(s for s in folder.sources if s.endswith(f"/{shards.keys[0]}.png"))))
+
+
+def test_the_two_variants_refuse_to_share_a_root(tmp_path):
+    materialize_digits(str(tmp_path), size=8)
+    with pytest.raises(ValueError, match="separate root"):
+        materialize_digits_webdataset(str(tmp_path), size=8)

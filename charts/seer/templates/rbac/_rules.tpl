@@ -1,6 +1,6 @@
 {{/*
 The API calls the operator makes, as RBAC rules: exactly
-seer.operators.rbac.REQUIRED_PERMISSIONS (tests/charts/test_rbac.py compares the
+seer.operators.rbac.REQUIRED_PERMISSIONS (tests/charts/test_chart_rbac.py compares the
 rendered rules with it, so the two cannot drift apart). Split by scope: a namespaced
 install (rbac.namespaced) grants only the namespaced rules in a Role.
 */}}

@@ -1,0 +1,145 @@
+"""`seerctl` against a Kubernetes cluster: SeerJob custom resources through the API.
+
+Submission goes through TorchX (our ``kubernetes`` scheduler, entry point group
+``torchx.schedulers``), so ``torchx run -s kubernetes seer.train ...`` and ``seerctl
+submit --scheduler kubernetes`` create the same resource. Everything else reads the
+resource's status (written by the operator) and its worker pods.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+from seer.platform.appdef import build_appdef
+from seer.platform.backends import JobExists, JobNotFound, JobStatus
+from seer.platform.kube.client import SeerJobClient, kubeconfig_namespace
+from seer.platform.kube.status import SeerJobStatus, parse_rfc3339
+from seer.platform.spec import SeerJob
+
+TERMINAL = ("Succeeded", "Failed")
+
+
+def custom_resource(job: SeerJob, namespace: str | None = None) -> dict[str, Any]:
+    """The SeerJob resource `submit` creates (what `--dry-run -o yaml` prints)."""
+    doc = job.to_document()
+    if namespace:
+        doc["metadata"]["namespace"] = namespace
+    return doc
+
+
+def _ts(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_rfc3339(text).timestamp()
+    except ValueError:
+        return None
+
+
+def status_of(doc: dict[str, Any]) -> JobStatus:
+    """A SeerJob document (with the operator's status) as seerctl's JobStatus."""
+    st = SeerJobStatus.from_document(doc.get("status"))
+    phase = st.phase.value if hasattr(st.phase, "value") else str(st.phase)
+    cond = st.condition(phase)
+    return JobStatus(
+        name=doc["metadata"]["name"], scheduler="kubernetes", phase=phase,
+        reason=cond.reason if cond else "", message=cond.message if cond else "",
+        step=st.step, last_checkpoint_step=st.last_checkpoint_step, last_checkpoint_time=_ts(st.last_checkpoint_time),
+        start_time=_ts(st.start_time) or _ts(doc["metadata"].get("creationTimestamp")), completion_time=_ts(st.completion_time),
+        restarts=st.restarts, nodes_ready=st.nodes_ready, nodes_desired=st.nodes_desired,
+        namespace=doc["metadata"].get("namespace"),
+    )
+
+
+class KubernetesBackend:
+    name = "kubernetes"
+
+    def __init__(self, *, context: str | None = None, namespace: str | None = None, client: SeerJobClient | None = None) -> None:
+        self.context = context
+        self._namespace = namespace
+        self._client = client
+
+    @property
+    def client(self) -> SeerJobClient:
+        if self._client is None:
+            self._client = SeerJobClient.connect(self.context)
+        return self._client
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace or kubeconfig_namespace(self.context)
+
+    def _get(self, name: str) -> dict[str, Any]:
+        doc = self.client.get(self.namespace, name)
+        if doc is None:
+            raise JobNotFound(f"no SeerJob {name!r} in namespace {self.namespace!r}")
+        return doc
+
+    def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str:
+        from torchx.runner import get_runner
+
+        existing = self.client.get(self.namespace, job.name)
+        if existing is not None:
+            phase = (existing.get("status") or {}).get("phase", "Pending")
+            if phase not in TERMINAL:
+                raise JobExists(f"SeerJob {job.name!r} is already {phase.lower()} in namespace {self.namespace!r}; cancel it with `seerctl cancel {job.name} -s kubernetes` or pick another metadata.name")
+            if fresh:
+                raise JobExists(
+                    f"SeerJob {job.name!r} exists ({phase}). On Kubernetes checkpoints live at spec.checkpoint.url and a new job "
+                    "resumes from them: to start over, point checkpoint.url at a new location and submit with --resume"
+                )
+            if not resume:
+                raise JobExists(f"SeerJob {job.name!r} already exists ({phase}). Use --resume to run it again from its latest checkpoint")
+            self.client.delete(self.namespace, job.name)
+            self._wait_gone(job.name)
+        app = build_appdef(job, target="kubernetes")
+        with get_runner() as runner:
+            handle = runner.run(app, scheduler="kubernetes", cfg={"namespace": self.namespace, **({"context": self.context} if self.context else {})})
+        return handle.rsplit(":", 1)[-1].rstrip("/") if handle else job.name
+
+    def _wait_gone(self, name: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.client.get(self.namespace, name) is not None:
+            if time.monotonic() > deadline:
+                raise JobExists(f"SeerJob {name!r} is still being deleted; try again shortly")
+            time.sleep(0.5)
+
+    def status(self, name: str) -> JobStatus:
+        return status_of(self._get(name))
+
+    def list(self) -> list[JobStatus]:
+        return [status_of(d) for d in self.client.list(self.namespace)]
+
+    def cancel(self, name: str) -> str:
+        self._get(name)
+        self.client.delete(self.namespace, name)
+        return f"deleted SeerJob {name!r}: its workers get SIGTERM, write a final checkpoint and stop"
+
+    def logs(self, name: str, *, rank: int | None, follow: bool) -> Iterator[str]:
+        self._get(name)
+        pods = self.client.worker_pods(self.namespace, name)
+        newest: dict[str, dict[str, Any]] = {}
+        for p in pods:  # sorted by slot then restart: the last of a slot is the newest
+            newest[(p["metadata"].get("labels") or {}).get("seer.dev/worker-slot", "0")] = p
+        slots = sorted(newest, key=int)
+        if rank is not None:
+            slots = [s for s in slots if int(s) == rank]
+            if not slots:
+                raise JobNotFound(f"SeerJob {name!r} has no worker pod for slot {rank}")
+        for s in slots:
+            pod = newest[s]["metadata"]["name"]
+            prefix = "" if len(slots) == 1 else f"[{pod}] "
+            for line in self.client.log_lines(self.namespace, pod, follow=follow and len(slots) == 1):
+                yield prefix + line
+
+    def describe(self, name: str) -> dict[str, Any]:
+        doc = self._get(name)
+        pods = [
+            {"name": p["metadata"]["name"], "phase": (p.get("status") or {}).get("phase"), "node": (p.get("spec") or {}).get("nodeName")}
+            for p in self.client.worker_pods(self.namespace, name)
+        ]
+        return {"status": status_of(doc).to_dict(), "resource": doc, "pods": pods}
+
+
+__all__ = ["KubernetesBackend", "custom_resource", "status_of"]

@@ -1,0 +1,394 @@
+"""Helpers for the end-to-end recovery tests: tiny jobs, seerctl, run directories, S3 faults.
+
+Kept out of ``conftest.py`` so test modules (and ``bench/recovery.py``) can import them by
+name. Everything here drives the real pieces: the ``seerctl`` CLI in a subprocess, the
+detached local supervisor, torchrun workers, moto_server behind a TCP proxy.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+HERE = Path(__file__).resolve().parent
+TRAIN_WORKER = HERE / "train_worker.py"
+REPO = HERE.parent.parent
+
+#: Generous limits that only stop a hung test; no assertion depends on timing.
+HANG_GUARD_S = 150.0
+
+#: The smallest job that still exercises everything: FSDP2 (when >1 rank), multi-crop,
+#: LARS, Sinkhorn, async checkpoints. ~60 ms a step on one thread.
+TINY_SPEC: dict[str, Any] = {
+    "model": {
+        "variant": None,
+        "design": {"depth": 2, "w0": 8, "wa": 8, "wm": 2, "groupWidth": 8, "stemWidth": 8},
+        "head": {"hiddenDim": 32, "outputDim": 16},
+    },
+    "swav": {
+        "numPrototypes": 10,
+        "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1, 0.3]},
+        "freezePrototypesSteps": 0,
+    },
+    "optim": {"epochs": 2, "warmupEpochs": 0.5},
+    "data": {"batchSize": 8, "loaderWorkers": 0},
+    "checkpoint": {"intervalSteps": 5, "keepLast": 3},
+    "resources": {"procsPerNode": 1, "device": "cpu", "threadsPerProc": 1},
+    "training": {"precision": "fp32", "logEverySteps": 1, "seed": 7},
+    "restart": {"maxRestarts": 3, "backoffSeconds": 0.2},
+    "metrics": {"port": 0},
+}
+
+
+def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` merged in (nested dicts merged, everything else replaced)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def tiny_job(name: str, data_dir: Path | str, **spec_changes: Any) -> dict[str, Any]:
+    """A SeerJob document for the tiny model on ``data_dir``; ``spec_changes`` merge into ``spec``."""
+    spec = deep_merge(TINY_SPEC, {"data": {"sources": [str(data_dir)]}})
+    return {"apiVersion": "seer.dev/v1alpha1", "kind": "SeerJob", "metadata": {"name": name}, "spec": deep_merge(spec, spec_changes)}
+
+
+def write_job(path: Path, document: Mapping[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(dict(document), sort_keys=False))
+    return path
+
+
+def make_subset(src: Path, dst: Path, count: int) -> Path:
+    """Copy the first ``count`` images of an image folder (class sub-folders kept) to ``dst``."""
+    files = sorted(src.rglob("*.png"))[:count]
+    if len(files) < count:
+        raise ValueError(f"{src} holds only {len(files)} images, {count} wanted")
+    for f in files:
+        target = dst / f.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)
+    return dst
+
+
+def quiet_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for child processes: one thread each (2 shared cores)."""
+    env = dict(os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(extra or {})
+    return env
+
+
+def wait_for(what: str, predicate: Callable[[], T | None], timeout_s: float = HANG_GUARD_S, poll_s: float = 0.1) -> T:
+    """Poll until ``predicate`` returns a truthy value and return it; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout_s:.0f} s")
+        time.sleep(poll_s)
+
+
+# ------------------------------------------------------------------------ seerctl runs
+
+
+@dataclass
+class LocalRun:
+    """One job run through ``seerctl`` under a private ``SEER_HOME``."""
+
+    home: Path
+    name: str
+
+    @property
+    def path(self) -> Path:
+        return self.home / "runs" / self.name
+
+    def seerctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "seer.platform.cli", *args],
+            env=quiet_env({"SEER_HOME": str(self.home)}),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"seerctl {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.seerctl("status", self.name, "-o", "json").stdout)
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / "state.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        try:
+            lines = (self.path / "events.jsonl").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:  # a line being written
+                continue
+        return out
+
+    def steps_logged(self) -> list[int]:
+        return [e["step"] for e in self.events() if e.get("type") == "step"]
+
+    def checkpoint_steps(self) -> list[int]:
+        return sorted(int(p.name.split("-")[1]) for p in (self.path / "checkpoints").glob("step-*") if (p / "manifest.json").exists())
+
+    def worker_pid(self, rank: int) -> int | None:
+        try:
+            return int((self.path / "pids" / f"rank-{rank}.pid").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def wait_for_step(self, step: int, *, after_start: int = 1) -> int:
+        """Wait until the ``after_start``-th attempt (``start`` event) logged ``step``; returns it."""
+
+        def reached() -> int | None:
+            starts = 0
+            for e in self.events():
+                starts += e.get("type") == "start"
+                if starts >= after_start and e.get("type") == "step" and e["step"] >= step:
+                    return int(e["step"])
+            if self.state().get("phase") in ("Succeeded", "Failed", "Cancelled"):
+                raise AssertionError(f"{self.name} ended ({self.state()}) before step {step}")
+            return None
+
+        return wait_for(f"{self.name} to reach step {step}", reached)
+
+    def wait_until_final(self) -> dict[str, Any]:
+        phase = wait_for(f"{self.name} to end", lambda: self.state().get("phase") in ("Succeeded", "Failed", "Cancelled") and self.state())
+        return phase
+
+    def diagnostics(self) -> str:
+        """Logs to print when an assertion fails (supervisor + ranks)."""
+        parts = [f"state: {self.state()}"]
+        logs = self.path / "logs"
+        for f in sorted(logs.glob("*.log")):
+            parts.append(f"--- {f.name}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-40:]))
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        """Best-effort cleanup of this run's processes (only the ones it started)."""
+        state = self.state()
+        pids = [p for p in (state.get("supervisor_pid"),) if p]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for f in (self.path / "pids").glob("rank-*.pid") if (self.path / "pids").exists() else []:
+            try:
+                os.kill(int(f.read_text().strip()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
+
+
+def steps_of_attempt(events: list[dict[str, Any]], attempt: int) -> list[int]:
+    """Steps logged by the ``attempt``-th start (1-based) of a run."""
+    starts, out = 0, []
+    for e in events:
+        if e.get("type") == "start":
+            starts += 1
+        elif e.get("type") == "step" and starts == attempt:
+            out.append(int(e["step"]))
+    return out
+
+
+def starts(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e.get("type") == "start"]
+
+
+# ----------------------------------------------------------------- torchrun train() runs
+
+
+@dataclass
+class WorkerResult:
+    """What ``train_worker.py`` reports for one rank of one run."""
+
+    rank: int
+    world_size: int
+    step: int
+    preempted: bool
+    resumed_from: int | None
+    losses: dict[int, float]
+    indices: dict[int, list[int]]  # step -> global sample indices this rank trained on
+    epochs: dict[int, int]  # step -> epoch of that step's batch
+
+    @classmethod
+    def read(cls, path: Path) -> "WorkerResult":
+        d = json.loads(path.read_text())
+        return cls(
+            rank=d["rank"], world_size=d["world_size"], step=d["step"], preempted=d["preempted"], resumed_from=d["resumed_from"],
+            losses={int(k): float(v) for k, v in d["losses"].items()},
+            indices={int(k): list(v) for k, v in d["indices"].items()},
+            epochs={int(k): int(v) for k, v in d["epochs"].items()},
+        )
+
+
+def run_train(job_file: Path, out_dir: Path, *, nprocs: int, stop_after_step: int | None = None, env: Mapping[str, str] | None = None) -> list[WorkerResult]:
+    """Run ``train()`` on ``nprocs`` ranks (torchrun; in this process's interpreter) and return each rank's result."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("rank-*.json"):
+        old.unlink()
+    cmd = [sys.executable, str(TRAIN_WORKER), "--job", str(job_file), "--out", str(out_dir)]
+    if stop_after_step is not None:
+        cmd += ["--stop-after-step", str(stop_after_step)]
+    if nprocs > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc-per-node", str(nprocs), *cmd[1:]]
+    proc = subprocess.run(cmd, env=quiet_env(env), cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_S)
+    if proc.returncode != 0:
+        raise AssertionError(f"train run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return [WorkerResult.read(out_dir / f"rank-{r}.json") for r in range(nprocs)]
+
+
+# ---------------------------------------------------------------------- object storage
+
+MOTO_SERVER = Path(sys.executable).parent / "moto_server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def s3_env(endpoint: str) -> dict[str, str]:
+    """What a worker gets from its Kubernetes Secret, pointed at a local endpoint."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing-key-id",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+        "AWS_REGION": "us-east-1",
+        # Fail fast against a dead endpoint: the checkpointer's own retries are under test.
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_RETRY_MODE": "standard",
+    }
+
+
+def start_moto() -> tuple[str, subprocess.Popen[bytes]]:
+    """Start moto_server on a free loopback port; returns (endpoint, process)."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited early with code {process.returncode}")
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_for("moto_server to serve", serving, timeout_s=30)
+    except BaseException:
+        process.kill()
+        raise
+    return endpoint, process
+
+
+class FaultProxy:
+    """A TCP forwarder in front of the S3 endpoint that can go down and come back.
+
+    Down: open connections are cut and new ones are closed on accept — to a client an
+    unavailable store — while the store behind keeps its data (unlike stopping the
+    in-memory moto_server). Same design as ``tests/trainer/checkpoint/conftest.py``.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._up = True
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._up:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open.update((client, upstream))
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(1 << 16):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    @property
+    def is_up(self) -> bool:
+        return self._up
+
+    def down(self) -> None:
+        self._up = False
+        with self._lock:
+            sockets, self._open = self._open, set()
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+    def up(self) -> None:
+        self._up = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.down()
+        self._listener.close()

@@ -1,0 +1,80 @@
+"""The operator scenarios against a real cluster: opt-in with ``KUBECONFIG``.
+
+Prerequisites: the CRD and the operator installed (``helm install seer charts/seer``)
+in the cluster ``KUBECONFIG`` points at; the tests create jobs in ``SEER_E2E_NAMESPACE``
+(default ``seer-e2e``) with a tiny CPU spec and real kubelets run the pods.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="e2e: set KUBECONFIG to a cluster with the Seer CRD and operator installed"),
+]
+
+NS = os.environ.get("SEER_E2E_NAMESPACE", "seer-e2e")
+
+
+@pytest.fixture
+def client():
+    from seer.platform.kube.client import SeerJobClient
+
+    return SeerJobClient.connect()
+
+
+def _wait(predicate, timeout=600.0):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(2)
+    return value
+
+
+def _submit(client, name, **spec):
+    from seer.platform.spec import SeerJob
+
+    spec.setdefault("resources", {"nodes": {"min": 1, "max": 2}, "cpu": "1", "memory": "2Gi", "device": "cpu"})
+    spec.setdefault("model", {"variant": "regnety_200mf"})
+    spec.setdefault("optim", {"epochs": 1, "warmupEpochs": 0, "maxSteps": 50})
+    doc = SeerJob.model_validate({"metadata": {"name": name, "namespace": NS}, "spec": spec}).to_document()
+    client.create(doc)
+    return doc
+
+
+def test_created_job_runs(client):
+    _submit(client, "e2e-create")
+    _wait(lambda: (client.get(NS, "e2e-create") or {}).get("status", {}).get("phase") in ("Running", "Succeeded"))
+    client.delete(NS, "e2e-create")
+
+
+def test_deleted_job_removes_pods(client):
+    _submit(client, "e2e-delete")
+    _wait(lambda: client.worker_pods(NS, "e2e-delete"))
+    client.delete(NS, "e2e-delete")
+    _wait(lambda: not client.worker_pods(NS, "e2e-delete"))
+
+
+def test_evicted_worker_is_replaced(client):
+    import kubernetes
+
+    _submit(client, "e2e-evict", restart={"backoffSeconds": 1, "maxBackoffSeconds": 1})
+    _wait(lambda: (client.get(NS, "e2e-evict") or {}).get("status", {}).get("phase") == "Running")
+    victim = client.worker_pods(NS, "e2e-evict")[0]["metadata"]["name"]
+    client.core.create_namespaced_pod_eviction(victim, NS, kubernetes.client.V1Eviction(metadata={"name": victim, "namespace": NS}))
+    _wait(lambda: (client.get(NS, "e2e-evict") or {}).get("status", {}).get("restarts", 0) >= 1)
+    client.delete(NS, "e2e-evict")
+
+
+def test_suspend_and_resume(client):
+    _submit(client, "e2e-suspend")
+    _wait(lambda: (client.get(NS, "e2e-suspend") or {}).get("status", {}).get("phase") == "Running")
+    client.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "e2e-suspend", {"spec": {"suspend": True}})
+    _wait(lambda: (client.get(NS, "e2e-suspend") or {}).get("status", {}).get("phase") == "Suspended" and not client.worker_pods(NS, "e2e-suspend"))
+    client.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "e2e-suspend", {"spec": {"suspend": False}})
+    _wait(lambda: client.worker_pods(NS, "e2e-suspend"))
+    client.delete(NS, "e2e-suspend")

@@ -1,0 +1,116 @@
+"""`seerctl` end to end against the Kubernetes API emulator with the real operator running:
+submit (dry run and real), status, list, logs, describe, cancel, name uniqueness."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SEER_OPERATOR_RESYNC_SECONDS", "1")
+
+import kopf.testing  # noqa: E402
+import kube_emulator  # noqa: E402
+import yaml  # noqa: E402
+
+from seer.platform.crd import build_crd  # noqa: E402
+from seer.platform.spec import SeerJob  # noqa: E402
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    with kube_emulator.serve_in_thread([build_crd()]) as emu:
+        monkeypatch.setenv("KUBECONFIG", str(emu.write_kubeconfig(tmp_path / "kubeconfig", namespace="team-a")))
+        monkeypatch.setenv("SEER_HOME", str(tmp_path / "home"))
+        yield emu
+
+
+@pytest.fixture
+def job_file(tmp_path: Path) -> Path:
+    doc = {"metadata": {"name": "kjob"}, "spec": {"resources": {"nodes": {"min": 1, "max": 2}}, "checkpoint": {"url": "s3://bucket/kjob"}}}
+    f = tmp_path / "kjob.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    return f
+
+
+def seerctl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run seerctl in a subprocess: KopfRunner (click's CliRunner) swaps sys.stdout
+    process-wide while the operator runs, so in-process output would be swallowed."""
+    result = subprocess.run([sys.executable, "-m", "seer.platform.cli", *args], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    return result.returncode, result.stdout, result.stderr
+
+
+def wait_for(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return value
+
+
+def test_dry_run_prints_the_seerjob_and_creates_nothing(cluster, job_file, capsys):
+    code, out, _ = seerctl(capsys, "submit", str(job_file), "-s", "kubernetes", "--dry-run", "-o", "yaml")
+    assert code == 0
+    doc = yaml.safe_load(out)
+    assert doc["kind"] == "SeerJob" and doc["metadata"]["namespace"] == "team-a"
+    assert SeerJob.model_validate(doc).spec.resources.nodes.max == 2
+    assert cluster.objects("seer.dev", "seerjobs") == []
+
+
+def test_submit_status_list_logs_describe_cancel(cluster, job_file, capsys):
+    with kopf.testing.KopfRunner(["run", "--all-namespaces", "--standalone", "-m", "seer.operators.handlers"], timeout=30):
+        code, out, err = seerctl(capsys, "submit", str(job_file), "-s", "kubernetes")
+        assert code == 0, err
+        assert "submitted kjob to the kubernetes scheduler" in out
+        assert [o["metadata"]["name"] for o in cluster.objects("seer.dev", "seerjobs", "team-a")] == ["kjob"]
+
+        # The operator creates the workers and reports what it wants.
+        wait_for(lambda: len([p for p in cluster.objects("", "pods", "team-a") if p["metadata"]["labels"].get("seer.dev/role") == "worker"]) == 2)
+
+        def status() -> dict:
+            code, out, _ = seerctl(capsys, "status", "kjob", "-s", "kubernetes", "-o", "json")
+            assert code == 0
+            return json.loads(out)
+
+        st = wait_for(lambda: (s := status())["nodes_desired"] == 2 and s)
+        assert st["scheduler"] == "kubernetes" and st["phase"] in ("Pending", "Running") and st["namespace"] == "team-a"
+
+        # A second submit of a live name is refused.
+        code, _, err = seerctl(capsys, "submit", str(job_file), "-s", "kubernetes")
+        assert code == 1 and "already" in err
+
+        code, out, _ = seerctl(capsys, "list", "-s", "kubernetes", "-o", "json")
+        assert [j["name"] for j in json.loads(out)] == ["kjob"]
+
+        cluster.call(lambda: cluster.emulator.logs.__setitem__(("team-a", "kjob-worker-0-0"), "step 1 loss 8.0\nstep 2 loss 7.5\n"))
+        code, out, _ = seerctl(capsys, "logs", "kjob", "-s", "kubernetes", "--rank", "0")
+        assert out.splitlines() == ["step 1 loss 8.0", "step 2 loss 7.5"]
+
+        code, out, _ = seerctl(capsys, "describe", "kjob", "-s", "kubernetes", "-o", "json")
+        described = json.loads(out)
+        assert described["resource"]["metadata"]["name"] == "kjob" and len(described["pods"]) == 2
+
+        code, out, _ = seerctl(capsys, "cancel", "kjob", "-s", "kubernetes")
+        assert code == 0 and "deleted SeerJob 'kjob'" in out
+        wait_for(lambda: not cluster.objects("seer.dev", "seerjobs", "team-a"))
+        wait_for(lambda: not cluster.objects("", "pods", "team-a"))
+
+
+def test_status_of_an_unknown_job_is_a_clear_error(cluster, capsys):
+    code, _, err = seerctl(capsys, "status", "ghost", "-s", "kubernetes")
+    assert code == 1 and "no SeerJob 'ghost' in namespace 'team-a'" in err
+
+
+def test_the_configured_default_scheduler_is_used(cluster, job_file, capsys, tmp_path):
+    home = Path(os.environ["SEER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("scheduler: kubernetes\nnamespace: team-b\n")
+    code, out, _ = seerctl(capsys, "submit", str(job_file), "--dry-run", "-o", "yaml")
+    assert code == 0 and yaml.safe_load(out)["metadata"]["namespace"] == "team-b"
