@@ -25,6 +25,7 @@ import math
 from typing import Any
 
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
+from seer.platform.appdef import RDZV_PORT, rendezvous_service_name, torchrun_args, worker_image
 
 LABEL_JOB = "seer.dev/job-name"
 LABEL_ROLE = "seer.dev/role"
@@ -36,7 +37,7 @@ ROLE_WORKER = "worker"
 ROLE_RENDEZVOUS = "rendezvous"
 
 CONTAINER_TRAINER = "trainer"
-RENDEZVOUS_PORT = 29400
+RENDEZVOUS_PORT = RDZV_PORT
 #: The trainer's exit code for "preempted, final checkpoint written: run me again".
 RETRYABLE_EXIT_CODE = 75
 #: Seconds added to the checkpoint budget for torchrun's shutdown and the process exit.
@@ -48,7 +49,7 @@ def worker_name(job: str, slot: int, restart: int) -> str:
 
 
 def rendezvous_name(job: str) -> str:
-    return f"{job}-rdzv"
+    return rendezvous_service_name(job)
 
 
 def selector(job: str) -> str:
@@ -96,17 +97,8 @@ def threads_per_process(job: SeerJob) -> int:
 
 
 def torchrun_command(job: SeerJob, uid: str) -> list[str]:
-    r = job.spec.resources
-    return [
-        "torchrun",
-        "--nnodes", f"{r.nodes.min}:{r.nodes.max}",
-        "--nproc-per-node", str(r.procs_per_node),
-        "--rdzv-backend", "c10d",
-        "--rdzv-endpoint", f"{rendezvous_name(job.name)}:{RENDEZVOUS_PORT}",
-        "--rdzv-id", uid,
-        "--max-restarts", str(job.spec.restart.max_restarts),
-        "-m", "seer.trainer",
-    ]
+    """The worker command: the same torchrun line TorchX's AppDef carries."""
+    return ["torchrun", *torchrun_args(job, "kubernetes", rdzv_id=uid)]
 
 
 def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
@@ -167,7 +159,7 @@ def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any
         "containers": [
             {
                 "name": CONTAINER_TRAINER,
-                "image": r.image,
+                "image": worker_image(job),
                 "command": torchrun_command(job, uid),
                 "env": _env(job, restart),
                 "ports": _metrics_ports(job),
@@ -201,7 +193,7 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
         "containers": [
             {
                 "name": "rendezvous",
-                "image": r.image,
+                "image": worker_image(job),
                 "command": ["python", "-m", "seer.operators.rendezvous_store", "--port", str(RENDEZVOUS_PORT)],
                 "ports": [{"name": "rdzv", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
                 "readinessProbe": {"tcpSocket": {"port": RENDEZVOUS_PORT}, "periodSeconds": 5},

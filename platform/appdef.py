@@ -21,11 +21,11 @@ from typing import Literal
 
 from torchx import specs
 
-from seer.platform.spec import SeerJob
+from seer.platform.spec import DEFAULT_IMAGE, SeerJob
 
 ROLE = "trainer"
 TRAINER_MODULE = "seer.trainer"
-RDZV_PORT = 29400
+RDZV_PORT = 29400  #: the rendezvous pod's TCPStore port
 
 #: Environment variables a worker reads (documented in docs/trainer.md).
 ENV_SPEC = "SEER_JOB_SPEC"
@@ -48,21 +48,40 @@ def threads_per_proc(job: SeerJob, cpus: int | None = None) -> int:
     return max(1, cpus // job.spec.resources.procs_per_node)
 
 
-def torchrun_args(job: SeerJob, target: Target) -> list[str]:
-    """The torchrun arguments (without the torchrun executable itself)."""
+def rendezvous_service_name(job_name: str) -> str:
+    """The headless Service in front of a job's rendezvous pod (Kubernetes)."""
+    return f"{job_name}-rdzv"
+
+
+def worker_image(job: SeerJob) -> str:
+    """The job's image, else the operator's configured default (the chart sets
+    ``SEER_WORKER_IMAGE``), else the release image."""
+    return job.spec.resources.image or os.environ.get("SEER_WORKER_IMAGE") or DEFAULT_IMAGE
+
+
+def torchrun_args(job: SeerJob, target: Target, *, rdzv_id: str | None = None) -> list[str]:
+    """The torchrun arguments (without the torchrun executable itself).
+
+    Local: one node, ``--max-restarts 0`` — our supervisor restarts, knowing causes.
+    Kubernetes: elastic ``MIN:MAX`` nodes, c10d rendezvous on a dedicated pod that no
+    worker's loss takes down, and ``--max-restarts restart.maxRestarts`` so surviving
+    workers re-rendezvous in place when a peer is lost while the operator replaces
+    only the lost pod (with 0 every survivor would exit and the whole job restart).
+    """
     r = job.spec.resources
     if target == "local":
-        # One node on this machine; --standalone picks a free rendezvous port so two
-        # local jobs never collide.
+        # --standalone picks a free rendezvous port, so two local jobs never collide.
         rdzv = ["--standalone", "--nnodes", "1"]
+        restarts = 0
     else:
         rdzv = [
             "--nnodes", f"{r.nodes.min}:{r.nodes.max}",
             "--rdzv-backend", "c10d",
-            "--rdzv-endpoint", f"{job.name}-rendezvous:{RDZV_PORT}",
-            "--rdzv-id", job.name,
+            "--rdzv-endpoint", f"{rendezvous_service_name(job.name)}:{RDZV_PORT}",
+            "--rdzv-id", rdzv_id or job.name,
         ]
-    return [*rdzv, "--nproc-per-node", str(r.procs_per_node), "--max-restarts", "0", "-m", TRAINER_MODULE]
+        restarts = job.spec.restart.max_restarts
+    return [*rdzv, "--nproc-per-node", str(r.procs_per_node), "--max-restarts", str(restarts), "-m", TRAINER_MODULE]
 
 
 def build_appdef(
@@ -92,7 +111,7 @@ def build_appdef(
         entrypoint, image = python, str(Path.cwd())
         args = ["-m", "torch.distributed.run", *torchrun_args(job, target)]
     else:
-        entrypoint, image = "torchrun", r.image
+        entrypoint, image = "torchrun", worker_image(job)
         args = torchrun_args(job, target)
     mem_mb = _quantity_to_mb(r.memory)
     port_map = {"metrics": job.spec.metrics.port} if job.spec.metrics.enabled and job.spec.metrics.port else {}

@@ -114,12 +114,15 @@ class Supervisor:
         self.run.update_state(cancel_requested=True)
         signal_pids(self.run.worker_pids(), signal.SIGTERM)
 
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+
     def run_forever(self) -> int:
         from torchx.runner import get_runner
         from torchx.specs import AppState
 
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGINT, self._on_term)
+        self._install_signal_handlers()
         state = self.run.read_state()
         restarts = state.restarts if state else 0
         attempt = state.attempt if state else 0
@@ -133,6 +136,10 @@ class Supervisor:
                 log_dir = self.run.logs / f"attempt-{attempt}"
                 log_dir.mkdir(parents=True, exist_ok=True)
                 handle = runner.run(app, scheduler="local_cwd", cfg={"log_dir": str(log_dir)})
+                # NOTE: TorchX's LocalScheduler, created lazily by the first run(), installs
+                # SIGTERM/SIGINT handlers that raise SignalException and would kill this
+                # supervisor (the run ends "Failed" instead of "Cancelled"); ours go back on top.
+                self._install_signal_handlers()
                 self.run.update_state(app_handle=handle)
                 log.info("attempt %d: %s", attempt, handle)
                 term_sent_at: float | None = None

@@ -346,7 +346,7 @@ class ResourcesSpec(_Section):
     node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels a worker pod requires.")
     tolerations: list[Toleration] = Field(default_factory=list, description="Taints worker pods tolerate.")
     priority_class_name: str | None = Field(default=None, description="PriorityClass of worker pods.")
-    image: str = Field(default=DEFAULT_IMAGE, description="Container image of the workers.", min_length=1)
+    image: str | None = Field(default=None, description=f"Container image of the workers (default: the operator's configured image, {DEFAULT_IMAGE} unless the chart overrides it).", min_length=1)
 
     @field_validator("cpu", "memory")
     @classmethod
