@@ -7,10 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import FaultProxy, LocalRun, make_subset, s3_env, start_moto, tiny_job, write_job
-
-#: Images in the small training set: 160 = 10 steps/epoch at 2 ranks x 8, 20 at 1 rank x 8.
-SMALL_SET = 160
+from integration_support import SMALL_SET, FaultProxy, LocalRun, make_subset, s3_env, start_moto, tiny_job, write_job
 
 
 @pytest.fixture(scope="session")

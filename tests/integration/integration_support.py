@@ -31,6 +31,9 @@ HERE = Path(__file__).resolve().parent
 TRAIN_WORKER = HERE / "train_worker.py"
 REPO = HERE.parent.parent
 
+#: Images in the small training set: 160 = 10 steps/epoch at 2 ranks x 8, 20 at 1 rank x 8.
+SMALL_SET = 160
+
 #: Generous limits that only stop a hung test; no assertion depends on timing.
 HANG_GUARD_S = 150.0
 
