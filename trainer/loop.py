@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 
 from seer.platform.spec import SeerJob
-from seer.trainer.checkpoint import CheckpointConfig, Checkpointer, Progress, SaveResult, TensorSlot, TrainingState
+from seer.trainer.checkpoint import CheckpointConfig, Checkpointer, Progress, SaveResult, TrainingState
 from seer.trainer.data import MultiCropConfig, build_loader, list_samples, steps_per_epoch
 from seer.trainer.metrics import TrainerMetrics, peak_flops
 from seer.trainer.models import build_trunk, init_weights_, trunk_flops

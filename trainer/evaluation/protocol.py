@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-import torch
 from torch import nn
 
 from seer.trainer.evaluation.features import extract_features

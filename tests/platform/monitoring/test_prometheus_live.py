@@ -13,15 +13,10 @@ deadline, and the assertions are about what Prometheus returns.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
-import socket
-import subprocess
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +26,8 @@ import pytest
 import yaml
 from prometheus_client import start_http_server
 
+from prometheus_server import Prometheus, running_prometheus
+
 from seer.platform.monitoring import dashboard as dash
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -38,7 +35,6 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 JOB = "live-quickstart"
 NAMESPACE = "ml"
 ALERTS_FILE = dash.repo_root() / "charts" / "seer" / "files" / "alerts.yaml"
-DEADLINE_S = 90.0
 
 
 @dataclass
@@ -111,88 +107,17 @@ def live_operator() -> Iterator[Target]:
     stop_server()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Prometheus:
-    url: str
-
-    def get(self, path: str, **params: Any) -> Any:
-        query = urllib.parse.urlencode(params, doseq=True)
-        with urllib.request.urlopen(f"{self.url}{path}?{query}", timeout=10) as response:
-            body = json.load(response)
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        data = self.get("/api/v1/query", query=expr)
-        assert data["resultType"] == "vector", data
-        return data["result"]
-
-    def try_query(self, expr: str) -> tuple[bool, Any]:
-        """(ok, result or the error text): the API answers 400 for invalid PromQL."""
-        try:
-            return True, self.query(expr)
-        except urllib.error.HTTPError as e:
-            return False, e.read().decode()
-
-    def wait_for(self, what: str, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.5)
-        pytest.fail(f"Prometheus: {what} not reached within {DEADLINE_S:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory, live_trainer: Target, live_operator: Target) -> Iterator[Prometheus]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus not found: install Debian's Prometheus with `apt-get install -y prometheus`")
     workdir: Path = tmp_path_factory.mktemp("prometheus")
     shutil.copy(ALERTS_FILE, workdir / "alerts.yaml")
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": ["alerts.yaml"],
-        "scrape_configs": [
-            {"job_name": "seer-trainer", "static_configs": [{"targets": [live_trainer.address], "labels": {"namespace": NAMESPACE}}]},
-            # honor_labels as in the chart's ServiceMonitor: the per-job `namespace` label wins.
-            {"job_name": "seer-operator", "honor_labels": True, "static_configs": [{"targets": [live_operator.address]}]},
-        ],
-    }
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = _free_port()
-    log = (workdir / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    server = Prometheus(f"http://127.0.0.1:{port}")
-    try:
-        def ready() -> bool:
-            assert process.poll() is None, f"prometheus exited: {(workdir / 'prometheus.log').read_text()}"
-            try:
-                with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as r:
-                    return r.status == 200
-            except OSError:
-                return False
-
-        server.wait_for("readiness", ready)
+    scrape_configs = [
+        {"job_name": "seer-trainer", "static_configs": [{"targets": [live_trainer.address], "labels": {"namespace": NAMESPACE}}]},
+        # honor_labels as in the chart's ServiceMonitor: the per-job `namespace` label wins.
+        {"job_name": "seer-operator", "honor_labels": True, "static_configs": [{"targets": [live_operator.address]}]},
+    ]
+    with running_prometheus(workdir, scrape_configs, rule_files=["alerts.yaml"]) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
 
 
 def _value(result: list[dict[str, Any]]) -> float:

@@ -1,7 +1,6 @@
 """Design-space generator and analytic complexity reproduce published RegNetY numbers."""
 
 import pytest
-import torch
 
 from seer.platform.variants import VARIANTS, RegNetDesign
 from seer.trainer.models import build_classifier, complexity, describe_variants, stages
