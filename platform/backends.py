@@ -31,7 +31,11 @@ from seer.platform.runs import (
 from seer.platform.spec import SeerJob
 
 
-class JobExists(Exception):
+class SubmitRefused(Exception):
+    """The job cannot be submitted as it is; the message says what to change."""
+
+
+class JobExists(SubmitRefused):
     """Submitting a name that is taken (running, or finished without --resume/--fresh)."""
 
 

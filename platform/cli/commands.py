@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seer.platform.backends import Backend, JobExists, JobNotFound, JobStatus, get_backend
+from seer.platform.backends import Backend, JobNotFound, JobStatus, SubmitRefused, get_backend
 from seer.platform.cli import UserError, dump
 from seer.platform.loading import load_job
 from seer.platform.settings import load_settings
@@ -74,7 +74,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return _dry_run(job, backend, args.output)
     try:
         name = backend.submit(job, resume=args.resume, fresh=args.fresh)
-    except JobExists as exc:
+    except SubmitRefused as exc:
         raise UserError(str(exc)) from None
     if args.output in ("json", "yaml"):
         print(dump({"name": name, "scheduler": backend.name, "submitted": True}, args.output))

@@ -12,7 +12,7 @@ import time
 from typing import Any, Iterator
 
 from seer.platform.appdef import build_appdef
-from seer.platform.backends import JobExists, JobNotFound, JobStatus
+from seer.platform.backends import JobExists, JobNotFound, JobStatus, SubmitRefused
 from seer.platform.kube.client import SeerJobClient, kubeconfig_namespace
 from seer.platform.kube.status import SeerJobStatus, parse_rfc3339
 from seer.platform.spec import SeerJob
@@ -79,6 +79,11 @@ class KubernetesBackend:
     def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str:
         from torchx.runner import get_runner
 
+        if not job.spec.checkpoint.url:
+            raise SubmitRefused("spec.checkpoint.url is required on Kubernetes: workers share no disk, so checkpoints go to object storage (e.g. s3://bucket/seer/" + job.name + "/)")
+        local_sources = [u for u in job.spec.data.sources if "://" not in u or u.startswith("file://")]
+        if local_sources:
+            raise SubmitRefused(f"spec.data.sources {local_sources} are local paths; on Kubernetes give object-storage URLs (s3://, gs://) the workers can read")
         existing = self.client.get(self.namespace, job.name)
         if existing is not None:
             phase = (existing.get("status") or {}).get("phase", "Pending")
