@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -222,9 +223,13 @@ def test_dashboard_configmap_is_labelled_for_grafanas_sidecar_and_holds_the_gene
 
 def test_notes_tell_how_to_submit_and_follow_a_first_job(chart):
     notes = render_notes(chart, {})
-    assert "seerctl submit examples/quickstart.yaml" in notes
-    assert "kubectl apply -f examples/quickstart.yaml" in notes
-    assert "seerctl plot quickstart" in notes
+    assert "seerctl submit examples/cluster-regnety-3.2gf.yaml --scheduler kubernetes" in notes
+    assert "kubectl apply -f examples/cluster-regnety-3.2gf.yaml" in notes
+    assert "seerctl status swav-regnety-3-2gf -s kubernetes" in notes
+    # The job the notes name exists in the repository and is valid.
+    from seer.platform.loading import load_job
+
+    assert load_job(Path(__file__).resolve().parents[2] / "examples" / "cluster-regnety-3.2gf.yaml").name == "swav-regnety-3-2gf"
     namespaced = render_notes(chart, scenario("namespaced-values"), namespace="ml-team")
     assert "watches SeerJobs in namespace ml-team only" in namespaced
-    assert "kubectl apply -n ml-team -f examples/quickstart.yaml" in namespaced
+    assert "kubectl apply -n ml-team -f examples/cluster-regnety-3.2gf.yaml" in namespaced
