@@ -44,11 +44,11 @@ def _assert_resumed_exactly_at(run: LocalRun, stop_step: int) -> None:
 def test_cancel_writes_a_final_checkpoint_and_resume_continues_from_that_step(
     job_file: Callable[..., Path], local_run: Callable[[str], LocalRun]
 ) -> None:
-    path = job_file("cancelled", resources={"procsPerNode": 2}, optim={"epochs": 3}, checkpoint=NO_PERIODIC_CHECKPOINTS)
+    path = job_file("cancelled", resources={"procsPerNode": 2}, optim={"epochs": 4}, checkpoint=NO_PERIODIC_CHECKPOINTS)
     run = local_run("cancelled")
     run.seerctl("submit", str(path))
     try:
-        run.wait_for_step(3)
+        run.wait_for_step(2)
         run.seerctl("cancel", "cancelled")
         final = run.wait_until_final()
         assert final["phase"] == "Cancelled"
@@ -76,7 +76,7 @@ def test_preempted_workers_exit_retryable_and_the_supervisor_resumes_from_their_
     run = local_run("preempted")
     run.seerctl("submit", str(path))
     try:
-        run.wait_for_step(3)
+        run.wait_for_step(2)
         pids = wait_for("both workers' pid files", lambda: (p := [run.worker_pid(0), run.worker_pid(1)]) and all(p) and p)
         assert signal_pids(pids, signal.SIGTERM) == 2  # what a node drain / spot reclaim does
         final = run.wait_until_final()

@@ -66,37 +66,47 @@ def sinkhorn(
         e = scores
     else:
         e = scores.detach().to(torch.float32, copy=True)
-    m = e.max()
+    # NOTE: one GLOBAL shift by the max (a global scale is absorbed exactly; a per-row
+    # one is not, for a finite number of iterations). When the scores span more than
+    # float32 can carry through the iterations (range / epsilon > 80, e.g. cosine scores
+    # with epsilon < 0.025), a far-away sample's row would underflow to zeros and its
+    # codes become NaN: compute in float64 then (slower, only for such epsilons).
+    bounds = torch.stack([e.max(), -e.min()])
     if use_dist:
-        dist.all_reduce(m, op=dist.ReduceOp.MAX, group=group)
-    e.sub_(m).mul_(1.0 / epsilon).exp_()
+        dist.all_reduce(bounds, op=dist.ReduceOp.MAX, group=group)
+    top, bottom = float(bounds[0]), -float(bounds[1])
+    wide = (top - bottom) / epsilon > 80.0
+    if wide:
+        e = e.double()
+    e.sub_(top).mul_(1.0 / epsilon).exp_()
 
     n_total = torch.tensor(float(n_local), device=e.device)
     if use_dist:
         dist.all_reduce(n_total, group=group)
     b = float(n_total.item())
 
-    v = torch.ones(n_local, dtype=torch.float32, device=e.device)
+    v = torch.ones(n_local, dtype=e.dtype, device=e.device)
     if iterations == 0:
         total = e.sum()
         if use_dist:
             dist.all_reduce(total, group=group)
-        return e[n_local - keep :].mul_(b / total)
+        return e[n_local - keep :].mul_(b / total).float()
 
-    u = torch.empty(k, dtype=torch.float32, device=e.device)
+    u = torch.empty(k, dtype=e.dtype, device=e.device)
     for _ in range(iterations):
         # prototype (row, in the paper's K x B layout) step: u_k = 1 / (K * sum_b v_b E_bk)
         torch.mv(e.t(), v, out=u)
         if use_dist:
             dist.all_reduce(u, group=group)
-        u.mul_(k).reciprocal_()
+        # A prototype far from every sample has an all-underflowed column: keep it finite.
+        u.clamp_min_(torch.finfo(e.dtype).tiny).mul_(k).reciprocal_()
         # sample (column) step: v_b = 1 / (B * sum_k E_bk u_k)
         torch.mv(e, u, out=v)
         v.mul_(b).reciprocal_()
     # Q = B * diag(v) E diag(u), rows with v_b folded in: row sums are exactly 1.
     out = e[n_local - keep :]
     out.mul_(u).mul_(v[n_local - keep :, None].mul(b))
-    return out
+    return out.float() if wide else out
 
 
 @torch.no_grad()

@@ -65,3 +65,22 @@ def test_rejects_bad_arguments() -> None:
         sinkhorn(torch.zeros(4, 3), epsilon=0.05, iterations=3, last_rows=5)
     with pytest.raises(ValueError, match="float32"):
         sinkhorn(torch.zeros(4, 3, dtype=torch.float64), epsilon=0.05, iterations=3, inplace=True)
+
+
+def test_a_small_epsilon_does_not_underflow_a_distant_sample() -> None:
+    """Cosine scores span [-1, 1]. With epsilon 0.015 a plain max shift sends a sample
+    whose scores are all near -1 (while another sample scores 1) to exp(-133) = 0 in
+    fp32: an all-zero row and NaN codes. The lifted shift keeps it finite and exact."""
+    s = _cosine_scores(64, 20)
+    s[0] = -0.99 + 0.01 * _cosine_scores(1, 20, seed=1)[0]
+    s[1, 0] = 1.0
+    codes = sinkhorn(s, epsilon=0.015, iterations=3)
+    assert torch.isfinite(codes).all()
+    torch.testing.assert_close(codes.sum(1), torch.ones(64))
+    # Same codes as SwAV's algorithm computed in float64, which has the range to need no shift.
+    q = torch.exp(s.double() / 0.015).t()
+    q /= q.sum()
+    for _ in range(3):
+        q /= q.sum(dim=1, keepdim=True) * q.shape[0]
+        q /= q.sum(dim=0, keepdim=True) * q.shape[1]
+    torch.testing.assert_close(codes.double(), (q * q.shape[1]).t(), rtol=1e-4, atol=1e-6)
