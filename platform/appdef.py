@@ -102,6 +102,12 @@ def build_appdef(
         "OMP_NUM_THREADS": str(threads_per_proc(job, cpus)),
         "PYTHONUNBUFFERED": "1",
     }
+    # Non-secret storage settings; credentials come from the environment (local) or the
+    # Secret named in spec.storage.secretName (Kubernetes), never from the job file.
+    if job.spec.storage.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = job.spec.storage.endpoint_url
+    if job.spec.storage.region:
+        env["AWS_REGION"] = job.spec.storage.region
     if target == "local":
         if run_dir is None:
             raise ValueError("a local run needs a run directory")

@@ -59,3 +59,10 @@ def test_the_component_builds_the_same_app_from_a_file(tmp_path: Path):
     f.write_text(job(resources={"procsPerNode": 2}).to_yaml())
     app = train(str(f), run_dir=str(tmp_path / "run"))
     assert app.name == "demo" and "--nproc-per-node" in app.roles[0].args
+
+
+def test_storage_endpoint_and_region_reach_the_workers_but_no_credentials(tmp_path: Path):
+    j = job(storage={"endpointUrl": "http://minio:9000", "region": "eu-west-1", "secretName": "s3-creds"})
+    env = build_appdef(j, target="local", run_dir=tmp_path).roles[0].env
+    assert env["AWS_ENDPOINT_URL"] == "http://minio:9000" and env["AWS_REGION"] == "eu-west-1"
+    assert not any(k in env for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))

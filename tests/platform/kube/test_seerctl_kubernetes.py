@@ -34,7 +34,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def job_file(tmp_path: Path) -> Path:
-    doc = {"metadata": {"name": "kjob"}, "spec": {"resources": {"nodes": {"min": 1, "max": 2}}, "checkpoint": {"url": "s3://bucket/kjob"}}}
+    doc = {"metadata": {"name": "kjob"}, "spec": {"resources": {"nodes": {"min": 1, "max": 2}}, "data": {"sources": ["s3://bucket/images/"]}, "checkpoint": {"url": "s3://bucket/kjob"}}}
     f = tmp_path / "kjob.yaml"
     f.write_text(yaml.safe_dump(doc))
     return f
@@ -114,3 +114,18 @@ def test_the_configured_default_scheduler_is_used(cluster, job_file, capsys, tmp
     (home / "config.yaml").write_text("scheduler: kubernetes\nnamespace: team-b\n")
     code, out, _ = seerctl(capsys, "submit", str(job_file), "--dry-run", "-o", "yaml")
     assert code == 0 and yaml.safe_load(out)["metadata"]["namespace"] == "team-b"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"data": {"sources": ["s3://b/i/"]}}, "spec.checkpoint.url is required on Kubernetes"),
+        ({"data": {"sources": ["./data/images"]}, "checkpoint": {"url": "s3://b/c"}}, "are local paths"),
+    ],
+)
+def test_a_job_that_cannot_run_on_a_cluster_is_refused_before_anything_is_created(cluster, tmp_path, capsys, spec, message):
+    f = tmp_path / "local.yaml"
+    f.write_text(yaml.safe_dump({"metadata": {"name": "local-only"}, "spec": spec}))
+    code, _, err = seerctl(capsys, "submit", str(f), "-s", "kubernetes")
+    assert code == 1 and message in err
+    assert cluster.objects("seer.dev", "seerjobs") == []
