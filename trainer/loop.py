@@ -140,7 +140,7 @@ def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None 
         mesh = init_device_mesh(device.type, (world,))
     parallelize(
         model, mesh=mesh, precision=s.training.precision, activation_checkpointing=s.training.activation_checkpointing,
-        compile=s.training.compile, device=device, channels_last=s.training.channels_last and device.type == "cuda",
+        compile=s.training.compile, device=device, channels_last=s.training.channels_last,
     )
     per_rank_queue = FeatureQueue.per_rank_length(s.swav.queue.length, world, s.data.batch_size) if s.swav.queue.length else 0
     objective = SwAVObjective(

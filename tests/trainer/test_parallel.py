@@ -57,9 +57,10 @@ def test_meta_model_shards_to_one_nth_of_the_parameters_per_rank(fake_world, var
     assert {len(p.placements) for p in params} == {1} and all(p.placements[0].is_shard(0) for p in params)
 
 
-def test_cpu_bf16_forward_and_backward_run_with_fp32_batchnorm(gloo_world) -> None:
+@pytest.mark.parametrize("cpu_autocast", [True, False], ids=["autocast", "fsdp-bf16-params-with-fp32-bn-units"])
+def test_cpu_bf16_forward_and_backward_run_with_fp32_batchnorm(gloo_world, cpu_autocast: bool) -> None:
     torch.manual_seed(0)
-    model = parallelize(_swav("regnety_200mf"), mesh=gloo_world, precision="bf16", activation_checkpointing=True, device="cpu")
+    model = parallelize(_swav("regnety_200mf"), mesh=gloo_world, precision="bf16", activation_checkpointing=True, device="cpu", cpu_autocast=cpu_autocast)
     obj = SwAVObjective(num_crops=3, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, feature_dim=16)
     opt = LARS(param_groups(model), lr=0.1, weight_decay=1e-5)
     crops = [torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32), torch.randn(4, 3, 16, 16)]
@@ -75,11 +76,61 @@ def test_cpu_bf16_forward_and_backward_run_with_fp32_batchnorm(gloo_world) -> No
     assert bn.weight.dtype == torch.float32
 
 
-def test_bf16_without_a_mesh_is_rejected() -> None:
+def test_bf16_parameter_policy_without_a_mesh_is_rejected() -> None:
     with pytest.raises(ValueError, match="needs FSDP"):
-        parallelize(_swav("regnety_200mf"), mesh=None, precision="bf16")
+        parallelize(_swav("regnety_200mf"), mesh=None, precision="bf16", cpu_autocast=False)
+
+
+def test_bf16_on_cpu_runs_under_autocast_with_float32_parameters_and_batchnorm() -> None:
+    model = parallelize(_swav("regnety_200mf"), mesh=None, precision="bf16", device="cpu")
+    assert model.autocast_dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    out = model([torch.randn(4, 3, 32, 32) for _ in range(2)])
+    assert out.scores.dtype == torch.bfloat16  # the matmuls ran in bf16
+    out.scores.float().sum().backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
 
 
 def test_sync_batchnorm_is_refused_on_cpu() -> None:
     with pytest.raises(ValueError, match="SyncBatchNorm"):
         parallelize(_swav("regnety_200mf"), mesh=None, sync_batchnorm=True, device="cpu")
+
+
+def test_channels_last_applies_to_inputs_and_works_under_fsdp():
+    """FSDP2 rejects non-contiguous (channels_last) parameters, so only inputs go NHWC;
+    the forward must run sharded and return the same features as without it."""
+    import os
+    import socket
+
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+
+    from seer.trainer.models import build_trunk
+    from seer.trainer.parallel import parallelize
+    from seer.trainer.swav import SwAVHead, SwAVModel
+
+    created = False
+    if not dist.is_initialized():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+        created = True
+    try:
+        torch.manual_seed(0)
+        design = {"depth": 2, "w0": 8, "wa": 8.0, "wm": 2.0, "group_width": 8, "stem_width": 8}
+        from seer.platform.variants import RegNetDesign
+
+        trunk = build_trunk(RegNetDesign(**design))
+        reference = SwAVModel(trunk, SwAVHead(trunk.out_features, hidden_dim=16, out_dim=8, num_prototypes=5))
+        sharded = SwAVModel(build_trunk(RegNetDesign(**design)), SwAVHead(trunk.out_features, hidden_dim=16, out_dim=8, num_prototypes=5))
+        sharded.load_state_dict(reference.state_dict())
+        parallelize(sharded, mesh=init_device_mesh("cpu", (1,)), precision="fp32", device="cpu", channels_last=True)
+        assert sharded.input_memory_format == torch.channels_last
+        crops = [torch.randn(4, 3, 16, 16) for _ in range(2)]
+        reference.eval(), sharded.eval()
+        torch.testing.assert_close(sharded(crops).scores, reference(crops).scores, rtol=1e-4, atol=1e-5)
+    finally:
+        if created:
+            dist.destroy_process_group()

@@ -42,6 +42,8 @@ class SwAVModel(nn.Module):
         self.trunk = trunk
         self.head = head
         self.input_memory_format: torch.memory_format = torch.contiguous_format
+        #: Set by ``seer.trainer.parallel`` for CPU mixed precision (autocast, not FSDP casts).
+        self.autocast_dtype: torch.dtype | None = None
 
     def forward(
         self,
@@ -52,6 +54,18 @@ class SwAVModel(nn.Module):
     ) -> SwAVOutput:
         if not crops:
             raise ValueError("SwAVModel needs at least one crop")
+        if self.autocast_dtype is not None:
+            with torch.autocast(crops[0].device.type, dtype=self.autocast_dtype):
+                return self._forward(crops, queue=queue, queue_scores_out=queue_scores_out)
+        return self._forward(crops, queue=queue, queue_scores_out=queue_scores_out)
+
+    def _forward(
+        self,
+        crops: Sequence[torch.Tensor],
+        *,
+        queue: torch.Tensor | None,
+        queue_scores_out: torch.Tensor | None,
+    ) -> SwAVOutput:
         feats = []
         for start, end in resolution_groups(crops):
             x = torch.cat(list(crops[start:end])) if end - start > 1 else crops[start]
