@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import SMALL_SET, FaultProxy, LocalRun, make_subset, s3_env, start_moto, tiny_job, write_job
+from integration_support import SMALL_SET, LocalRun, make_subset, tiny_job, write_job
+from object_store import FaultProxy, s3_env, start_moto
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import FaultProxy, tiny_job
+from integration_support import tiny_job
+from object_store import FaultProxy
 
 import seer.trainer.loop as loop
 from seer.platform.loading import validate_document

@@ -174,22 +174,3 @@ def materialize_digits_webdataset(root: str, *, size: int = 32, shard_size: int 
         _write_shards(dst, idx, pngs, labels, shard_size)
 
     return _materialize(root, size, ".seer-digits-webdataset.json", write, "webdataset")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m seer.trainer.data.digits ROOT [--size N] [--webdataset]``: write the quickstart data."""
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m seer.trainer.data.digits", description="Write scikit-learn's digits as an image folder (or WebDataset shards) for the quickstart.")
-    parser.add_argument("root", help="output directory (local path or fsspec URL)")
-    parser.add_argument("--size", type=int, default=32, help="image side in pixels")
-    parser.add_argument("--webdataset", action="store_true", help="write WebDataset .tar shards instead of PNG files")
-    args = parser.parse_args(argv)
-    fn = materialize_digits_webdataset if args.webdataset else materialize_digits
-    print(json.dumps(fn(args.root, size=args.size)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

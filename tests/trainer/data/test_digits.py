@@ -82,3 +82,14 @@ def test_the_two_variants_refuse_to_share_a_root(tmp_path):
     materialize_digits(str(tmp_path), size=8)
     with pytest.raises(ValueError, match="separate root"):
         materialize_digits_webdataset(str(tmp_path), size=8)
+
+
+def test_the_command_line_writes_the_quickstart_data(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "seer.trainer.data", "digits", str(tmp_path / "d"), "--size", "8"], capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    assert info["num_train"] + info["num_eval_test"] == 1797
+    assert "RuntimeWarning" not in out.stderr
