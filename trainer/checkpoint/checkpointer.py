@@ -64,7 +64,10 @@ class CheckpointConfig:
     every_seconds: float | None
     async_save: bool
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    thread_count: int = 1  # DCP writer threads per rank (see bench/checkpoint_io.py)
+    # DCP writer threads (and files) per rank. Object stores are latency-bound per request:
+    # bench/checkpoint_io.py measured 64 MB to moto at 0.36x plain s3fs with 1 thread,
+    # 0.78x with 4 (reads 0.58x -> 1.44x).
+    thread_count: int = 4
 
 
 @dataclass(frozen=True, kw_only=True)
