@@ -131,7 +131,7 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
         progress = Progress(
             TextColumn("[bold]{task.fields[phase]}[/]"),
             BarColumn(),
-            TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+            TextColumn("step {task.fields[steps]}"),
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("{task.fields[ips]} img/s"),
             TimeElapsedColumn(),
@@ -141,10 +141,13 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
             transient=False,
         )
         with progress:
-            task = progress.add_task(name, total=None, phase=st.phase, loss="-", ips="-")
+            task = progress.add_task(name, total=None, phase=st.phase, loss="-", ips="-", steps="-")
             while True:
                 st = backend.status(name)
-                progress.update(task, total=st.total_steps, completed=st.step or 0, phase=st.phase, loss=_fmt(st.loss, ".4f"), ips=_fmt(st.images_per_s, ".1f"))
+                progress.update(
+                    task, total=st.total_steps, completed=st.step or 0, phase=st.phase, loss=_fmt(st.loss, ".4f"),
+                    ips=_fmt(st.images_per_s, ".1f"), steps=f"{_fmt(st.step)}/{_fmt(st.total_steps)}",
+                )
                 if st.phase in ("Succeeded", "Failed", "Cancelled"):
                     break
                 time.sleep(poll)
