@@ -1,11 +1,13 @@
 """TorchX components of Seer (entry point group ``torchx.components``, prefix ``seer``).
 
+NOTE: no ``from __future__ import annotations`` here: TorchX decodes command-line
+arguments from the real annotation types, and string annotations defeat it.
+
 ``torchx run -s local_cwd seer.train --job_file examples/quickstart.yaml`` runs a
 job without ``seerctl``; ``seerctl submit`` builds the same AppDef. Validation errors
 surface as TorchX component errors carrying the same message ``seerctl`` prints.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

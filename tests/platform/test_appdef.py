@@ -66,3 +66,26 @@ def test_storage_endpoint_and_region_reach_the_workers_but_no_credentials(tmp_pa
     env = build_appdef(j, target="local", run_dir=tmp_path).roles[0].env
     assert env["AWS_ENDPOINT_URL"] == "http://minio:9000" and env["AWS_REGION"] == "eu-west-1"
     assert not any(k in env for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
+
+
+def test_torchx_cli_runs_the_component_by_name(tmp_path: Path):
+    """`torchx run -s local_cwd seer.train --job_file ...` parses our component's arguments
+    (TorchX decodes them from the real annotations) and builds the same torchrun line."""
+    import os
+    import subprocess
+    import sys
+
+    f = tmp_path / "job.yaml"
+    f.write_text(job(resources={"procsPerNode": 2}).to_yaml())
+    torchx = Path(sys.executable).parent / "torchx"
+    out = subprocess.run([str(torchx), "run", "--dryrun", "-s", "local_cwd", "seer.train", "--job_file", str(f)],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "SEER_HOME": str(tmp_path / "home")})
+    assert out.returncode == 0, out.stderr
+    assert "torch.distributed.run" in out.stdout + out.stderr and "seer.trainer" in out.stdout + out.stderr
+
+
+def test_registering_our_scheduler_keeps_the_builtin_ones():
+    """torchx 0.7.0 replaces the built-in schedulers when a package registers any."""
+    from torchx.schedulers import get_scheduler_factories
+
+    assert {"local_cwd", "kubernetes", "local_docker", "slurm"} <= set(get_scheduler_factories())
