@@ -84,6 +84,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.execution.max_workers = int(os.environ.get("SEER_OPERATOR_WORKERS", "16"))
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
+    # NOTE: the resync timer gives every SeerJob kopf's finalizer. If a job is deleted
+    # while the timer's (synchronous) reconcile is running, kopf re-checks whether the
+    # timer exited only every `cancellation_polling` seconds (default 60) and keeps the
+    # finalizer meanwhile: deletion then hangs for a minute. A reconcile takes
+    # milliseconds, so wait briefly for it and poll every second.
+    settings.background.instant_exit_timeout = 0.5
+    settings.background.cancellation_polling = 1.0
     STATE.reconciler = Reconciler(KubeApi(load_api_client()), STATE.metrics)
 
 
