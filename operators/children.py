@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
-from seer.platform.appdef import RDZV_PORT, rendezvous_service_name, torchrun_args, worker_image
+from seer.platform.appdef import RDZV_PORT, cpu_cores, rendezvous_service_name, threads_per_proc, torchrun_args, worker_image
 
 LABEL_JOB = "seer.dev/job-name"
 LABEL_ROLE = "seer.dev/role"
@@ -87,13 +87,9 @@ def _metadata(job: SeerJob, uid: str, name: str, labels: dict[str, str]) -> dict
     }
 
 
-def _cpu_cores(quantity: str) -> float:
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-
-
 def threads_per_process(job: SeerJob) -> int:
-    r = job.spec.resources
-    return r.threads_per_proc or max(1, int(_cpu_cores(r.cpu)) // r.procs_per_node)
+    """OMP threads per worker process: the pod's CPU request shared by its processes."""
+    return threads_per_proc(job, cpus=int(cpu_cores(job.spec.resources.cpu)))
 
 
 def torchrun_command(job: SeerJob, uid: str) -> list[str]:

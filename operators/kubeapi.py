@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from seer.operators.children import MANAGED_BY, selector
 from seer.operators.planning import JobEvent, Observed
 from seer.platform.crd import PLURAL
+from seer.platform.kube.client import SeerJobClient
 from seer.platform.kube.status import rfc3339
 from seer.platform.spec import API_GROUP, API_VERSION, KIND
 
@@ -52,15 +53,11 @@ class KubeApi:
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
         self.core = kubernetes.client.CoreV1Api(api_client)
         self.custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._jobs = SeerJobClient(api_client)  # the same SeerJob calls seerctl makes
         self._instance = f"{MANAGED_BY}-{threading.get_native_id()}"
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return _json(self.custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace, PLURAL, name, _preload_content=False))
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
+        return self._jobs.get(namespace, name)
 
     def list_children(self, namespace: str, job: str) -> Observed:
         sel = selector(job)

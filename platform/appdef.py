@@ -36,11 +36,18 @@ ENV_ATTEMPT = "SEER_ATTEMPT"
 Target = Literal["local", "kubernetes"]
 
 
+def cpu_cores(quantity: str) -> float:
+    """A Kubernetes CPU quantity ('4', '500m') in cores."""
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
 def threads_per_proc(job: SeerJob, cpus: int | None = None) -> int:
     """Intra-op threads per process: the spec's value, else cores / processes (>= 1).
 
-    NOTE: oversubscription is severe on small machines (2 cores, 2 processes with the
-    default thread count runs several times slower), so this is always set.
+    ``cpus``: the cores the processes share (this machine's for a local run, the pod's
+    CPU request on Kubernetes). NOTE: oversubscription is severe on small machines
+    (2 cores, 2 processes with the default thread count runs several times slower), so
+    this is always set.
     """
     if job.spec.resources.threads_per_proc:
         return job.spec.resources.threads_per_proc
@@ -96,6 +103,8 @@ def build_appdef(
 ) -> specs.AppDef:
     """The AppDef for ``job``. ``run_dir`` is required for local runs (logs, progress)."""
     r = job.spec.resources
+    if cpus is None and target == "kubernetes":
+        cpus = int(cpu_cores(r.cpu))  # the pod's cores, not this machine's
     env = {
         ENV_SPEC: job.to_json(indent=None),
         ENV_RESTART_COUNT: str(restart_count),
@@ -130,7 +139,7 @@ def build_appdef(
         num_replicas=1 if target == "local" else r.nodes.max,
         min_replicas=None if target == "local" else r.nodes.min,
         max_retries=0,
-        resource=specs.Resource(cpu=max(1, int(float(r.cpu.rstrip("m")) / (1000 if r.cpu.endswith("m") else 1))), gpu=r.gpus_per_node, memMB=mem_mb),
+        resource=specs.Resource(cpu=max(1, int(cpu_cores(r.cpu))), gpu=r.gpus_per_node, memMB=mem_mb),
         port_map=port_map,
     )
     return specs.AppDef(name=job.name, roles=[role], metadata={"seer.dev/spec-hash": job.spec_hash()})

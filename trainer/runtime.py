@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seer.platform.appdef import ENV_ATTEMPT, ENV_RESTART_COUNT, ENV_RUN_DIR, ENV_SPEC
-from seer.platform.loading import load_job, validate_document
+from seer.platform.loading import Problem, SpecError, load_job, validate_document
 from seer.platform.spec import SeerJob
 
 
@@ -46,12 +46,13 @@ class Runtime:
 
 
 def load_job_from_env(job_file: str | None = None) -> SeerJob:
-    """The job from ``--job FILE`` or ``SEER_JOB_SPEC`` (raises SpecError when invalid)."""
+    """The job from ``--job FILE`` or ``SEER_JOB_SPEC`` (raises SpecError when missing or
+    invalid: the worker then exits 2, which no supervisor retries)."""
     if job_file:
         return load_job(job_file)
     raw = os.environ.get(ENV_SPEC)
     if not raw:
-        raise SystemExit(f"no job: set {ENV_SPEC} (seerctl and the operator do) or pass --job FILE")
+        raise SpecError(ENV_SPEC, [Problem("", f"no job: set {ENV_SPEC} (seerctl and the operator do) or pass --job FILE")])
     return validate_document(json.loads(raw), source=ENV_SPEC)
 
 
@@ -60,5 +61,5 @@ def checkpoint_url(job: SeerJob, runtime: Runtime) -> str:
     if job.spec.checkpoint.url:
         return job.spec.checkpoint.url
     if runtime.run_dir is None:
-        raise SystemExit("spec.checkpoint.url is required outside a local run (e.g. s3://bucket/seer/<job>/)")
+        raise SpecError(ENV_SPEC, [Problem("spec.checkpoint.url", "required outside a local run (e.g. s3://bucket/seer/<job>/)")])
     return str(runtime.run_dir / "checkpoints")

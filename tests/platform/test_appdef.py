@@ -89,3 +89,12 @@ def test_registering_our_scheduler_keeps_the_builtin_ones():
     from torchx.schedulers import get_scheduler_factories
 
     assert {"local_cwd", "kubernetes", "local_docker", "slurm"} <= set(get_scheduler_factories())
+
+
+def test_kubernetes_threads_follow_the_pod_cpu_request_not_this_machine():
+    j = job(resources={"procsPerNode": 4, "cpu": "32"})
+    assert build_appdef(j, target="kubernetes").roles[0].env["OMP_NUM_THREADS"] == "8"
+    from seer.operators.children import threads_per_process
+
+    assert threads_per_process(j) == 8
+    assert threads_per_process(job(resources={"procsPerNode": 2, "cpu": "500m"})) == 1
