@@ -36,7 +36,9 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
         port = s.getsockname()[1]
     endpoint = f"http://127.0.0.1:{port}"
     moto = Path(sys.executable).parent / "moto_server"
-    process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     for _ in range(300):
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
@@ -95,28 +97,32 @@ def main() -> None:
         for threads in (1, 2, 4):
             url = f"{bucket}/threads-{threads}"
             checkpointer = Checkpointer(
-                CheckpointConfig(url=url, keep_last=1, every_steps=1, every_seconds=None, async_save=False, thread_count=threads),
+                CheckpointConfig(
+                    url=url, keep_last=1, every_steps=1, every_seconds=None, async_save=False, thread_count=threads
+                ),
                 options,
             )
             step = iter(range(1, 10**6))
 
             def save() -> float:
-                state.progress.step = next(step)
-                result = checkpointer.save(state, blocking=True)
+                state.progress.step = next(step)  # noqa: B023 - called within the iteration
+                result = checkpointer.save(state, blocking=True)  # noqa: B023 - called within the iteration
                 assert result is not None and result.ok, result
                 return result.duration_s
 
             save_s = best(save, args.repeats)
             info = checkpointer.latest()
             assert info is not None
-            load_s = best(lambda: timed(lambda: checkpointer.load(state, info)), args.repeats)
+            load_s = best(lambda: timed(lambda: checkpointer.load(state, info)), args.repeats)  # noqa: B023 - called within the iteration
             print(
                 f"checkpointer t={threads}    write {mb / save_s:7.1f} MB/s ({plain_write / save_s:4.2f}x plain)"
                 f"   read {mb / load_s:7.1f} MB/s ({plain_read / load_s:4.2f}x plain)"
             )
 
         url = f"{bucket}/async"
-        checkpointer = Checkpointer(CheckpointConfig(url=url, keep_last=1, every_steps=1, every_seconds=None, async_save=True), options)
+        checkpointer = Checkpointer(
+            CheckpointConfig(url=url, keep_last=1, every_steps=1, every_seconds=None, async_save=True), options
+        )
         sync_s, blocked = [], []
         for step in range(1, args.repeats + 1):
             state.progress.step = 2 * step

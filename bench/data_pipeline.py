@@ -29,7 +29,9 @@ def _encoded_digits(size: int) -> list[bytes]:
 
     out = []
     for pixels in load_digits().images[:256]:
-        img = Image.fromarray(np.rint(pixels * 255 / 16).astype(np.uint8), "L").resize((size, size), Image.Resampling.BICUBIC)
+        img = Image.fromarray(np.rint(pixels * 255 / 16).astype(np.uint8), "L").resize(
+            (size, size), Image.Resampling.BICUBIC
+        )
         buf = io.BytesIO()
         img.convert("RGB").save(buf, format="PNG")
         out.append(buf.getvalue())

@@ -30,19 +30,43 @@ from seer.trainer.swav import SwAVHead, SwAVModel, SwAVObjective
 PLAN = {"regnety_3.2gf": (64, False), "regnety_16gf": (32, False), "regnety_128gf": (16, True)}
 
 
-def bench(variant: str, *, batch: int, ac: bool, steps: int, warmup: int, device: torch.device, mesh, compile_: bool,
-          sizes: tuple[int, int], peak_tflops: float) -> None:
+def bench(
+    variant: str,
+    *,
+    batch: int,
+    ac: bool,
+    steps: int,
+    warmup: int,
+    device: torch.device,
+    mesh,
+    compile_: bool,
+    sizes: tuple[int, int],
+    peak_tflops: float,
+) -> None:
     torch.manual_seed(0)
     trunk = build_trunk(variant, device="meta")
     with torch.device("meta"):
         head = SwAVHead(trunk.out_features, hidden_dim=2048, out_dim=128, num_prototypes=3000)
-    model = parallelize(SwAVModel(trunk, head), mesh=mesh, precision="bf16", activation_checkpointing=ac,
-                        compile=compile_, device=device)
+    model = parallelize(
+        SwAVModel(trunk, head),
+        mesh=mesh,
+        precision="bf16",
+        activation_checkpointing=ac,
+        compile=compile_,
+        device=device,
+    )
     model.to_empty(device=device)
     init_weights_(model)
     model.head.normalize_prototypes_()
-    obj = SwAVObjective(num_crops=6, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3,
-                        queue_length=0, feature_dim=128)
+    obj = SwAVObjective(
+        num_crops=6,
+        crops_for_assign=[0, 1],
+        temperature=0.1,
+        epsilon=0.05,
+        sinkhorn_iterations=3,
+        queue_length=0,
+        feature_dim=128,
+    )
     opt = LARS(param_groups(model), lr=0.3, weight_decay=1e-6)
     big, small = sizes
     crops = [torch.randn(batch, 3, big, big, device=device) for _ in range(2)]
@@ -73,9 +97,11 @@ def bench(variant: str, *, batch: int, ac: bool, steps: int, warmup: int, device
     flops_per_image = 6 * (2 * trunk_flops(design, big) + 4 * trunk_flops(design, small))
     mfu = flops_per_image * images_s / (peak_tflops * 1e12)
     peak_mem = torch.cuda.max_memory_allocated(device) / 2**30 if is_cuda else float("nan")
-    print(f"{variant:15s} batch {batch:3d} ac={str(ac):5s} step {dt * 1e3:8.1f} ms  {images_s:8.1f} images/s  "
-          f"MFU {mfu * 100:5.1f}%  peak mem {peak_mem:6.1f} GiB  (warmup+compile {compile_s:.0f} s, loss {loss.item():.3f})",
-          flush=True)
+    print(
+        f"{variant:15s} batch {batch:3d} ac={str(ac):5s} step {dt * 1e3:8.1f} ms  {images_s:8.1f} images/s  "
+        f"MFU {mfu * 100:5.1f}%  peak mem {peak_mem:6.1f} GiB  (warmup+compile {compile_s:.0f} s, loss {loss.item():.3f})",
+        flush=True,
+    )
     del model, opt, obj, crops
     if is_cuda:
         torch.cuda.empty_cache()
@@ -106,16 +132,38 @@ def main() -> None:
             port = s.getsockname()[1]
         dist.init_process_group("gloo" if dry else "nccl", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     mesh = init_device_mesh(device.type, (dist.get_world_size(),))
-    print(f"device {torch.cuda.get_device_name(device) if not dry else 'cpu'}, torch {torch.__version__}, "
-          f"world {dist.get_world_size()}, bf16 FSDP2 + channels_last{'' if args.no_compile or dry else ' + compile'}")
+    print(
+        f"device {torch.cuda.get_device_name(device) if not dry else 'cpu'}, torch {torch.__version__}, "
+        f"world {dist.get_world_size()}, bf16 FSDP2 + channels_last{'' if args.no_compile or dry else ' + compile'}"
+    )
     if dry:
-        bench("regnety_200mf", batch=4, ac=True, steps=2, warmup=1, device=device, mesh=mesh, compile_=False,
-              sizes=(64, 32), peak_tflops=args.peak_tflops)
+        bench(
+            "regnety_200mf",
+            batch=4,
+            ac=True,
+            steps=2,
+            warmup=1,
+            device=device,
+            mesh=mesh,
+            compile_=False,
+            sizes=(64, 32),
+            peak_tflops=args.peak_tflops,
+        )
     else:
         for v in args.variants:
             batch, ac = PLAN.get(v, (16, True))
-            bench(v, batch=batch, ac=ac, steps=args.steps, warmup=args.warmup, device=device, mesh=mesh,
-                  compile_=not args.no_compile, sizes=(224, 96), peak_tflops=args.peak_tflops)
+            bench(
+                v,
+                batch=batch,
+                ac=ac,
+                steps=args.steps,
+                warmup=args.warmup,
+                device=device,
+                mesh=mesh,
+                compile_=not args.no_compile,
+                sizes=(224, 96),
+                peak_tflops=args.peak_tflops,
+            )
     dist.destroy_process_group()
 
 

@@ -48,17 +48,38 @@ def main() -> int:
     args = parser.parse_args()
     with kube_emulator.serve_in_thread([build_crd()]) as emu, tempfile.TemporaryDirectory() as tmp:
         kubeconfig = emu.write_kubeconfig(Path(tmp) / "kubeconfig")
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "OMP_NUM_THREADS": "1", "SEER_OPERATOR_RESYNC_SECONDS": "60"}
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig),
+            "OMP_NUM_THREADS": "1",
+            "SEER_OPERATOR_RESYNC_SECONDS": "60",
+        }
         operator = subprocess.Popen(
-            [sys.executable, "-m", "kopf", "run", "--all-namespaces", "--standalone", "--quiet", "-m", "seer.operators.handlers"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "kopf",
+                "run",
+                "--all-namespaces",
+                "--standalone",
+                "--quiet",
+                "-m",
+                "seer.operators.handlers",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             custom = kubernetes.client.CustomObjectsApi(kubernetes.config.new_client_from_config(str(kubeconfig)))
 
             def submit(name, ns):
-                doc = SeerJob.model_validate({"metadata": {"name": name, "namespace": ns},
-                                              "spec": {"resources": {"nodes": {"min": 1, "max": args.workers}}}}).to_document()
+                doc = SeerJob.model_validate(
+                    {
+                        "metadata": {"name": name, "namespace": ns},
+                        "spec": {"resources": {"nodes": {"min": 1, "max": args.workers}}},
+                    }
+                ).to_document()
                 custom.create_namespaced_custom_object("seer.dev", "v1alpha1", ns, "seerjobs", doc)
 
             # warm-up: the operator is up when its first job gets pods
@@ -78,8 +99,10 @@ def main() -> int:
                 latencies.append(time.perf_counter() - start)
             latencies.sort()
             p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)]
-            print(f"reconcile latency (created -> {args.workers + 1} pods), {len(latencies)} jobs: "
-                  f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+            print(
+                f"reconcile latency (created -> {args.workers + 1} pods), {len(latencies)} jobs: "
+                f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
+            )
 
             rss_before = _rss_mib(operator.pid)
             start = time.perf_counter()
@@ -94,8 +117,10 @@ def main() -> int:
                 time.sleep(0.2)
             wall = time.perf_counter() - start
             peak = max(peak, _rss_mib(operator.pid))
-            print(f"{args.jobs} jobs x {args.workers} workers: all {want} pods after {wall:.1f} s "
-                  f"(submission took {submitted:.1f} s); operator RSS {rss_before:.0f} MiB idle, peak {peak:.0f} MiB")
+            print(
+                f"{args.jobs} jobs x {args.workers} workers: all {want} pods after {wall:.1f} s "
+                f"(submission took {submitted:.1f} s); operator RSS {rss_before:.0f} MiB idle, peak {peak:.0f} MiB"
+            )
         finally:
             operator.terminate()
             try:

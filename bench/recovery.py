@@ -35,7 +35,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 def seerctl(home: Path, *args: str) -> str:
     env = {**os.environ, "SEER_HOME": str(home), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    proc = subprocess.run([sys.executable, "-m", "seer.platform.cli", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "seer.platform.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"seerctl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout
@@ -87,7 +94,12 @@ def prepare_job(job_path: Path, data_root: Path, out: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--job", default=str(REPO / "examples" / "quickstart.yaml"))
-    parser.add_argument("--kill-after-step", type=int, default=45, help="kill rank 1 once rank 0 logged this step (default 45: 5 after the first checkpoint of the quickstart)")
+    parser.add_argument(
+        "--kill-after-step",
+        type=int,
+        default=45,
+        help="kill rank 1 once rank 0 logged this step (default 45: 5 after the first checkpoint of the quickstart)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="seer-recovery-") as tmp:
@@ -98,27 +110,54 @@ def main() -> int:
         run = home / "runs" / name
         seerctl(home, "submit", str(job_file))
         try:
-            poll(f"step {args.kill_after_step}", lambda: any(e.get("type") == "step" and e["step"] >= args.kill_after_step for e in read_events(run)))
+            poll(
+                f"step {args.kill_after_step}",
+                lambda: any(e.get("type") == "step" and e["step"] >= args.kill_after_step for e in read_events(run)),
+            )
             pid = int((run / "pids" / "rank-1.pid").read_text())
             killed_step = max(e["step"] for e in read_events(run) if e.get("type") == "step")
             t_kill = time.time()
             os.kill(pid, signal.SIGKILL)
-            t_detect = poll("restart decision", lambda: read_state(run).get("phase") == "Restarting" and time.time()) or time.time()
-            start = poll("resumed start event", lambda: next((e for e in read_events(run) if e.get("type") == "start" and e.get("resumed_from") is not None), None))
-            first = poll("first step after resume", lambda: next((e for e in read_events(run) if e.get("type") == "step" and e["time"] >= start["time"]), None))
+            t_detect = (
+                poll("restart decision", lambda: read_state(run).get("phase") == "Restarting" and time.time())
+                or time.time()
+            )
+            start = poll(
+                "resumed start event",
+                lambda: next(
+                    (e for e in read_events(run) if e.get("type") == "start" and e.get("resumed_from") is not None),
+                    None,
+                ),
+            )
+            first = poll(
+                "first step after resume",
+                lambda: next(
+                    (e for e in read_events(run) if e.get("type") == "step" and e["time"] >= start["time"]), None
+                ),
+            )
         finally:
             try:
                 seerctl(home, "cancel", name)
-                poll("cancel", lambda: read_state(run).get("phase") in ("Cancelled", "Failed", "Succeeded"), timeout_s=120)
+                poll(
+                    "cancel",
+                    lambda: read_state(run).get("phase") in ("Cancelled", "Failed", "Succeeded"),
+                    timeout_s=120,
+                )
             except (RuntimeError, TimeoutError) as exc:
                 print(f"warning: could not cancel cleanly: {exc}", file=sys.stderr)
         state = read_state(run)
         backoff = yaml.safe_load(job_file.read_text())["spec"]["restart"]["backoffSeconds"]
-        print(f"job {name}: rank 1 SIGKILLed at step ~{killed_step}; resumed from checkpoint step {start['resumed_from']} "
-              f"({killed_step - start['resumed_from']} steps redone); restarts {state.get('restarts')}, reason {state.get('restart_reasons')}")
+        print(
+            f"job {name}: rank 1 SIGKILLed at step ~{killed_step}; resumed from checkpoint step {start['resumed_from']} "
+            f"({killed_step - start['resumed_from']} steps redone); restarts {state.get('restarts')}, reason {state.get('restart_reasons')}"
+        )
         print(f"  detect  (kill -> restart decided)             {t_detect - t_kill:6.2f} s")
-        print(f"  restart (-> workers up, checkpoint loaded)    {start['time'] - t_kill:6.2f} s  (includes backoff {backoff} s)")
-        print(f"  first   (-> first step after resume done)     {first['time'] - t_kill:6.2f} s   <- recovery time (aim <= 30 s)")
+        print(
+            f"  restart (-> workers up, checkpoint loaded)    {start['time'] - t_kill:6.2f} s  (includes backoff {backoff} s)"
+        )
+        print(
+            f"  first   (-> first step after resume done)     {first['time'] - t_kill:6.2f} s   <- recovery time (aim <= 30 s)"
+        )
         print(f"  ratio to aim: {(first['time'] - t_kill) / 30.0:.2f}")
     return 0
 

@@ -26,9 +26,18 @@ def run(variant: str, precision: str, queue: int, steps: int, batch: int, channe
     trunk = build_trunk(variant)
     head = SwAVHead(trunk.out_features, hidden_dim=2048, out_dim=128, num_prototypes=3000)
     mesh = init_device_mesh("cpu", (1,)) if precision != "fp32" else None
-    model = parallelize(SwAVModel(trunk, head), mesh=mesh, precision=precision, device="cpu", channels_last=channels_last)  # type: ignore[arg-type]
-    obj = SwAVObjective(num_crops=6, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3,
-                        queue_length=queue, feature_dim=128)
+    model = parallelize(
+        SwAVModel(trunk, head), mesh=mesh, precision=precision, device="cpu", channels_last=channels_last
+    )  # type: ignore[arg-type]
+    obj = SwAVObjective(
+        num_crops=6,
+        crops_for_assign=[0, 1],
+        temperature=0.1,
+        epsilon=0.05,
+        sinkhorn_iterations=3,
+        queue_length=queue,
+        feature_dim=128,
+    )
     if obj.queue is not None:  # start from a full queue: measure the steady state
         obj.queue.push(torch.nn.functional.normalize(torch.randn(2, queue, 128), dim=-1))
     opt = LARS(param_groups(model), lr=0.3, weight_decay=1e-6)
@@ -59,18 +68,28 @@ def main() -> None:
         port = s.getsockname()[1]
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
-    print(f"{args.variant}, batch {args.batch}, crops 2x64 + 4x32, 3000 prototypes, {args.threads} threads, median of {args.steps}")
+    print(
+        f"{args.variant}, batch {args.batch}, crops 2x64 + 4x32, 3000 prototypes, {args.threads} threads, median of {args.steps}"
+    )
     results = {}
     contiguous = run(args.variant, "fp32", 0, args.steps, args.batch, channels_last=False)
-    print(f"  fp32  queue    0: {contiguous * 1e3:7.1f} ms/step  ({args.batch / contiguous:6.1f} images/s)  contiguous memory format", flush=True)
+    print(
+        f"  fp32  queue    0: {contiguous * 1e3:7.1f} ms/step  ({args.batch / contiguous:6.1f} images/s)  contiguous memory format",
+        flush=True,
+    )
     for precision in ("fp32", "bf16"):
         for queue in (0, 3840):
             results[(precision, queue)] = s = run(args.variant, precision, queue, args.steps, args.batch)
-            print(f"  {precision}  queue {queue:4d}: {s * 1e3:7.1f} ms/step  ({args.batch / s:6.1f} images/s)  channels_last", flush=True)
-    print(f"  bf16/fp32 speed-up (no queue): {results[('fp32', 0)] / results[('bf16', 0)]:.2f}x;"
-          f" queue overhead fp32: {results[('fp32', 3840)] / results[('fp32', 0)]:.2f}x;"
-          f" channels_last/contiguous speed-up (fp32): {contiguous / results[('fp32', 0)]:.2f}x;"
-          f" vs the 0.37 s straightforward fp32 step: {0.37 / results[('fp32', 0)]:.2f}x (fp32), {0.37 / results[('bf16', 0)]:.2f}x (bf16)")
+            print(
+                f"  {precision}  queue {queue:4d}: {s * 1e3:7.1f} ms/step  ({args.batch / s:6.1f} images/s)  channels_last",
+                flush=True,
+            )
+    print(
+        f"  bf16/fp32 speed-up (no queue): {results[('fp32', 0)] / results[('bf16', 0)]:.2f}x;"
+        f" queue overhead fp32: {results[('fp32', 3840)] / results[('fp32', 0)]:.2f}x;"
+        f" channels_last/contiguous speed-up (fp32): {contiguous / results[('fp32', 0)]:.2f}x;"
+        f" vs the 0.37 s straightforward fp32 step: {0.37 / results[('fp32', 0)]:.2f}x (fp32), {0.37 / results[('bf16', 0)]:.2f}x (bf16)"
+    )
     dist.destroy_process_group()
 
 

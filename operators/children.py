@@ -24,8 +24,15 @@ import json
 import math
 from typing import Any
 
+from seer.platform.appdef import (
+    RDZV_PORT,
+    cpu_cores,
+    rendezvous_service_name,
+    threads_per_proc,
+    torchrun_args,
+    worker_image,
+)
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
-from seer.platform.appdef import RDZV_PORT, cpu_cores, rendezvous_service_name, threads_per_proc, torchrun_args, worker_image
 
 LABEL_JOB = "seer.dev/job-name"
 LABEL_ROLE = "seer.dev/role"
@@ -110,7 +117,11 @@ def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
     if spec.storage.region:
         env.append({"name": "AWS_REGION", "value": spec.storage.region})
     if spec.storage.secret_name:
-        for key, optional in (("AWS_ACCESS_KEY_ID", False), ("AWS_SECRET_ACCESS_KEY", False), ("AWS_SESSION_TOKEN", True)):
+        for key, optional in (
+            ("AWS_ACCESS_KEY_ID", False),
+            ("AWS_SECRET_ACCESS_KEY", False),
+            ("AWS_SESSION_TOKEN", True),
+        ):
             ref: dict[str, Any] = {"name": spec.storage.secret_name, "key": key}
             if optional:
                 ref["optional"] = True
@@ -137,7 +148,10 @@ def _resources(job: SeerJob) -> dict[str, Any]:
 
 
 def _tolerations(job: SeerJob) -> list[dict[str, Any]]:
-    return [{k: v for k, v in t.model_dump(mode="json", by_alias=True).items() if v is not None} for t in job.spec.resources.tolerations]
+    return [
+        {k: v for k, v in t.model_dump(mode="json", by_alias=True).items() if v is not None}
+        for t in job.spec.resources.tolerations
+    ]
 
 
 _SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
@@ -173,7 +187,12 @@ def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any
         spec["tolerations"] = _tolerations(job)
     if r.priority_class_name:
         spec["priorityClassName"] = r.priority_class_name
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": _metadata(job, uid, worker_name(job.name, slot, restart), labels), "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _metadata(job, uid, worker_name(job.name, slot, restart), labels),
+        "spec": spec,
+    }
 
 
 def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
@@ -193,7 +212,10 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
                 "command": ["python", "-m", "seer.operators.rendezvous_store", "--port", str(RENDEZVOUS_PORT)],
                 "ports": [{"name": "rdzv", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
                 "readinessProbe": {"tcpSocket": {"port": RENDEZVOUS_PORT}, "periodSeconds": 5},
-                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "256Mi"},
+                    "limits": {"cpu": "1", "memory": "512Mi"},
+                },
                 "securityContext": _SECURITY,
             }
         ],
@@ -203,7 +225,12 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
     if r.priority_class_name:
         spec["priorityClassName"] = r.priority_class_name
     name = rendezvous_name(job.name)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": _metadata(job, uid, name, _labels(job, ROLE_RENDEZVOUS)), "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _metadata(job, uid, name, _labels(job, ROLE_RENDEZVOUS)),
+        "spec": spec,
+    }
 
 
 def rendezvous_service(job: SeerJob, uid: str) -> dict[str, Any]:

@@ -81,24 +81,51 @@ def classify_pod_failure(pod: dict[str, Any]) -> FailureClass | None:
         return None
     if status.get("reason") in _POD_REASONS:
         reason, cause = _POD_REASONS[status["reason"]]
-        return FailureClass(True, reason, cause, f"worker pod {name} failed: {status['reason']}: {status.get('message', '')}".rstrip(": "))
+        return FailureClass(
+            True,
+            reason,
+            cause,
+            f"worker pod {name} failed: {status['reason']}: {status.get('message', '')}".rstrip(": "),
+        )
     term = _terminated(pod)
     if term is None:
-        return FailureClass(True, "NodeLost", RestartReason.node_loss, f"worker pod {name} failed before its trainer ran")
+        return FailureClass(
+            True, "NodeLost", RestartReason.node_loss, f"worker pod {name} failed before its trainer ran"
+        )
     code = int(term.get("exitCode", 0))
     if term.get("reason") == "OOMKilled":
-        return FailureClass(True, "OOMKilled", RestartReason.oom_kill, f"worker pod {name} was OOM-killed (exit {code}): raise resources.memory or lower data.batchSize")
+        return FailureClass(
+            True,
+            "OOMKilled",
+            RestartReason.oom_kill,
+            f"worker pod {name} was OOM-killed (exit {code}): raise resources.memory or lower data.batchSize",
+        )
     if code == RETRYABLE_EXIT_CODE:
-        return FailureClass(True, "Preempted", RestartReason.preemption, f"worker pod {name} stopped after a final checkpoint (exit {code})")
+        return FailureClass(
+            True,
+            "Preempted",
+            RestartReason.preemption,
+            f"worker pod {name} stopped after a final checkpoint (exit {code})",
+        )
     if code >= 128:
-        return FailureClass(True, "Signaled", RestartReason.signal, f"worker pod {name} was killed by signal {code - 128} (exit {code})")
-    return FailureClass(False, "ApplicationError", None, f"worker pod {name} exited with code {code} (application error); see `seerctl logs`")
+        return FailureClass(
+            True, "Signaled", RestartReason.signal, f"worker pod {name} was killed by signal {code - 128} (exit {code})"
+        )
+    return FailureClass(
+        False,
+        "ApplicationError",
+        None,
+        f"worker pod {name} exited with code {code} (application error); see `seerctl logs`",
+    )
 
 
 def failure_time(pod: dict[str, Any]) -> datetime | None:
     """When the pod stopped (backoff counts from here). Falls back to the pod's
     creation time (never "now": a moving start would postpone the restart forever)."""
     disruption = _condition(pod, "DisruptionTarget")
-    stamp = ((disruption or {}).get("lastTransitionTime") or (_terminated(pod) or {}).get("finishedAt")
-             or pod.get("metadata", {}).get("creationTimestamp"))
+    stamp = (
+        (disruption or {}).get("lastTransitionTime")
+        or (_terminated(pod) or {}).get("finishedAt")
+        or pod.get("metadata", {}).get("creationTimestamp")
+    )
     return parse_rfc3339(stamp) if stamp else None

@@ -78,7 +78,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = True  # one replica (leader election is the chart's Deployment strategy)
     settings.scanning.disabled = True  # no CRD/namespace watching: least privilege
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="seer.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="seer.dev", key="last-handled-configuration")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="seer.dev", key="last-handled-configuration"
+    )
     settings.persistence.finalizer = "seer.dev/operator"
     settings.posting.level = logging.WARNING  # decisions are posted by the reconciler
     settings.execution.max_workers = int(os.environ.get("SEER_OPERATOR_WORKERS", "16"))

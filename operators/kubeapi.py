@@ -62,7 +62,9 @@ class KubeApi:
     def list_children(self, namespace: str, job: str) -> Observed:
         sel = selector(job)
         pods = _json(self.core.list_namespaced_pod(namespace, label_selector=sel, _preload_content=False))["items"]
-        services = _json(self.core.list_namespaced_service(namespace, label_selector=sel, _preload_content=False))["items"]
+        services = _json(self.core.list_namespaced_service(namespace, label_selector=sel, _preload_content=False))[
+            "items"
+        ]
         return Observed(pods=tuple(pods), services=tuple(services))
 
     def create(self, manifest: dict[str, Any]) -> bool:
@@ -96,7 +98,9 @@ class KubeApi:
         if resource_version:
             body["metadata"] = {"resourceVersion": resource_version}  # optimistic concurrency
         try:
-            self.custom.patch_namespaced_custom_object_status(API_GROUP, API_VERSION, namespace, PLURAL, name, body, _preload_content=False)
+            self.custom.patch_namespaced_custom_object_status(
+                API_GROUP, API_VERSION, namespace, PLURAL, name, body, _preload_content=False
+            )
         except ApiException as e:
             if e.status == 409:
                 raise Conflict(f"SeerJob {namespace}/{name} changed since resourceVersion {resource_version}") from e
@@ -109,8 +113,13 @@ class KubeApi:
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-            "involvedObject": {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": KIND, "name": meta["name"],
-                               "namespace": meta["namespace"], "uid": meta.get("uid")},
+            "involvedObject": {
+                "apiVersion": f"{API_GROUP}/{API_VERSION}",
+                "kind": KIND,
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
             "type": event.type,
             "reason": event.reason,
             "message": event.message[:1024],

@@ -22,13 +22,34 @@ class OperatorMetrics:
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.reconciles = Counter("seer_operator_reconciles", "Reconciles by result (success, conflict, error).", ["result"], registry=r)
+        self.reconciles = Counter(
+            "seer_operator_reconciles", "Reconciles by result (success, conflict, error).", ["result"], registry=r
+        )
         self.jobs = Gauge("seer_operator_jobs", "SeerJobs known to the operator, by phase.", ["phase"], registry=r)
-        self.restarts = Counter("seer_operator_restarts", "Worker pods replaced, by cause (preemption, eviction, nodeLoss, oomKill, signal).", ["reason"], registry=r)
-        self.duration = Histogram("seer_operator_reconcile_duration_seconds", "Time of one reconcile (API calls included).", buckets=RECONCILE_BUCKETS, registry=r)
-        self.nodes_ready = Gauge("seer_operator_job_nodes_ready", "Ready worker pods of a job.", ["namespace", "seer_job"], registry=r)
-        self.nodes_desired = Gauge("seer_operator_job_nodes_desired", "Worker pods a job wants.", ["namespace", "seer_job"], registry=r)
-        self.job_restarts = Gauge("seer_operator_job_restarts", "Restart count of a job (status.restarts).", ["namespace", "seer_job"], registry=r)
+        self.restarts = Counter(
+            "seer_operator_restarts",
+            "Worker pods replaced, by cause (preemption, eviction, nodeLoss, oomKill, signal).",
+            ["reason"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "seer_operator_reconcile_duration_seconds",
+            "Time of one reconcile (API calls included).",
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.nodes_ready = Gauge(
+            "seer_operator_job_nodes_ready", "Ready worker pods of a job.", ["namespace", "seer_job"], registry=r
+        )
+        self.nodes_desired = Gauge(
+            "seer_operator_job_nodes_desired", "Worker pods a job wants.", ["namespace", "seer_job"], registry=r
+        )
+        self.job_restarts = Gauge(
+            "seer_operator_job_restarts",
+            "Restart count of a job (status.restarts).",
+            ["namespace", "seer_job"],
+            registry=r,
+        )
         for phase in Phase:
             self.jobs.labels(phase=phase.value).set(0)
         self._phases: dict[tuple[str, str], str] = {}

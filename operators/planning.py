@@ -22,8 +22,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from seer.operators.children import (
-    LABEL_RESTART, LABEL_ROLE, LABEL_SLOT, ROLE_RENDEZVOUS, ROLE_WORKER, grace_period_seconds,
-    rendezvous_name, rendezvous_pod, rendezvous_service, worker_pod,
+    LABEL_RESTART,
+    LABEL_ROLE,
+    LABEL_SLOT,
+    ROLE_RENDEZVOUS,
+    ROLE_WORKER,
+    grace_period_seconds,
+    rendezvous_name,
+    rendezvous_pod,
+    rendezvous_service,
+    worker_pod,
 )
 from seer.operators.failures import FailureClass, classify_pod_failure, failure_time
 from seer.platform.kube.status import Condition, Phase, SeerJobStatus, rfc3339
@@ -153,23 +161,28 @@ def next_status(
         if kind == phase:
             changed = old is None or old.status != "True"
             conditions[kind.value] = Condition(
-                type=kind.value, status="True", reason=reason, message=message,
+                type=kind.value,
+                status="True",
+                reason=reason,
+                message=message,
                 last_transition_time=stamp if changed else old.last_transition_time,
             )
         elif old is not None and old.status == "True":
             conditions[kind.value] = old.model_copy(update={"status": "False", "last_transition_time": stamp})
     start = prev.start_time or (stamp if phase == Phase.running else None)
     completion = prev.completion_time or (stamp if phase.terminal else None)
-    return prev.model_copy(update={
-        "phase": phase,
-        "conditions": [conditions[k.value] for k in _PHASE_CONDITIONS if k.value in conditions],
-        "observed_generation": generation,
-        "nodes_ready": nodes_ready,
-        "nodes_desired": nodes_desired,
-        "restarts": max(restarts, prev.restarts),
-        "start_time": start,
-        "completion_time": completion,
-    })
+    return prev.model_copy(
+        update={
+            "phase": phase,
+            "conditions": [conditions[k.value] for k in _PHASE_CONDITIONS if k.value in conditions],
+            "observed_generation": generation,
+            "nodes_ready": nodes_ready,
+            "nodes_desired": nodes_desired,
+            "restarts": max(restarts, prev.restarts),
+            "start_time": start,
+            "completion_time": completion,
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- plan
@@ -205,9 +218,20 @@ def desired_children(
     ready = sum(1 for slot, pod in newest.items() if slot < nodes.max and is_ready(pod))
     events: list[JobEvent] = []
 
-    def finish(phase: Phase, reason: str, message: str, create=(), delete=(), desired=0, causes=(), requeue=None) -> Plan:
-        status = next_status(prev, phase=phase, reason=reason, message=message, nodes_ready=ready,
-                             nodes_desired=desired, restarts=restarts, generation=generation, now=now)
+    def finish(
+        phase: Phase, reason: str, message: str, create=(), delete=(), desired=0, causes=(), requeue=None
+    ) -> Plan:
+        status = next_status(
+            prev,
+            phase=phase,
+            reason=reason,
+            message=message,
+            nodes_ready=ready,
+            nodes_desired=desired,
+            restarts=restarts,
+            generation=generation,
+            now=now,
+        )
         if prev.phase != phase:
             kind = "Warning" if phase in (Phase.failed, Phase.restarting) else "Normal"
             events.append(JobEvent(kind, reason, message))
@@ -215,29 +239,48 @@ def desired_children(
 
     # Terminal: stay there, stop what still runs, keep finished pods for their logs.
     if Phase(prev.phase).terminal:
-        return finish(Phase(prev.phase), _current_reason(prev), _current_message(prev),
-                      delete=_stop_all(all_pods, job, keep_finished=True))
+        return finish(
+            Phase(prev.phase),
+            _current_reason(prev),
+            _current_message(prev),
+            delete=_stop_all(all_pods, job, keep_finished=True),
+        )
 
     if any((p.get("status") or {}).get("phase") == "Succeeded" for p in newest.values()):
-        return finish(Phase.succeeded, "TrainingComplete", "the trainer finished successfully",
-                      delete=_stop_all(all_pods, job, keep_finished=True))
+        return finish(
+            Phase.succeeded,
+            "TrainingComplete",
+            "the trainer finished successfully",
+            delete=_stop_all(all_pods, job, keep_finished=True),
+        )
 
     failures: dict[int, tuple[dict[str, Any], FailureClass]] = {}
     for slot, pod in sorted(newest.items()):
         fc = classify_pod_failure(pod)
         if fc is None:
             continue
-        if not fc.retryable or fc.cause is None or fc.cause.value not in [getattr(c, "value", c) for c in spec.restart.retry_on]:
+        if (
+            not fc.retryable
+            or fc.cause is None
+            or fc.cause.value not in [getattr(c, "value", c) for c in spec.restart.retry_on]
+        ):
             reason = fc.reason if not fc.retryable else f"{fc.reason}NotRetried"
-            message = fc.message if not fc.retryable else f"{fc.message}; restart.retryOn does not include {fc.cause.value if fc.cause else '?'}"
+            message = (
+                fc.message
+                if not fc.retryable
+                else f"{fc.message}; restart.retryOn does not include {fc.cause.value if fc.cause else '?'}"
+            )
             return finish(Phase.failed, reason, message, delete=_stop_all(all_pods, job, keep_finished=True))
         failures[slot] = (pod, fc)
 
     if spec.suspend:
         stopping = _stop_all(all_pods, job, keep_finished=False)
         remaining = len([p for p in all_pods])
-        message = (f"suspended: stopping {remaining} pod(s) after a final checkpoint" if remaining
-                   else "suspended: all workers stopped; set spec.suspend to false to resume from the latest checkpoint")
+        message = (
+            f"suspended: stopping {remaining} pod(s) after a final checkpoint"
+            if remaining
+            else "suspended: all workers stopped; set spec.suspend to false to resume from the latest checkpoint"
+        )
         return finish(Phase.suspended, "SuspendRequested", message, delete=stopping)
 
     create: list[dict[str, Any]] = []
@@ -260,7 +303,9 @@ def desired_children(
     # Superseded pods (an older restart of a slot) and slots beyond nodes.max go away.
     for slot, pods in slots.by_slot.items():
         stale = pods[:-1] if slot < nodes.max else pods
-        delete.extend(Deletion("Pod", _meta(p)["name"], grace_period_seconds(job)) for p in stale if not _terminating(p))
+        delete.extend(
+            Deletion("Pod", _meta(p)["name"], grace_period_seconds(job)) for p in stale if not _terminating(p)
+        )
 
     for slot in range(nodes.max):
         if slot not in newest:
@@ -284,12 +329,22 @@ def desired_children(
         if not _terminating(pod):
             delete.append(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)))
         causes.append(fc.cause.value if fc.cause else "unknown")
-        events.append(JobEvent("Warning", f"Worker{fc.reason}",
-                               f"{fc.message}; replaced by {replacement['metadata']['name']} "
-                               f"(restart {restarts} of {spec.restart.max_restarts})"))
+        events.append(
+            JobEvent(
+                "Warning",
+                f"Worker{fc.reason}",
+                f"{fc.message}; replaced by {replacement['metadata']['name']} "
+                f"(restart {restarts} of {spec.restart.max_restarts})",
+            )
+        )
     if budget_message:
-        return finish(Phase.failed, "RestartBudgetSpent", budget_message,
-                      delete=_stop_all(all_pods, job, keep_finished=True), causes=causes)
+        return finish(
+            Phase.failed,
+            "RestartBudgetSpent",
+            budget_message,
+            delete=_stop_all(all_pods, job, keep_finished=True),
+            causes=causes,
+        )
 
     if ready >= nodes.min:
         phase, reason = Phase.running, "WorkersReady"
@@ -300,7 +355,9 @@ def desired_children(
     else:
         phase, reason = Phase.pending, "WaitingForWorkers"
         message = f"{ready} of {nodes.min} required workers ready"
-    return finish(phase, reason, message, create=create, delete=delete, desired=nodes.max, causes=causes, requeue=requeue)
+    return finish(
+        phase, reason, message, create=create, delete=delete, desired=nodes.max, causes=causes, requeue=requeue
+    )
 
 
 def _current_reason(status: SeerJobStatus) -> str:

@@ -30,12 +30,18 @@ def parse_progress(exposition: str) -> Progress:
     best: dict[str, float] = {}
     for family in text_string_to_metric_families(exposition):
         for sample in family.samples:
-            if sample.name in ("seer_train_step", "seer_checkpoint_last_step", "seer_checkpoint_last_success_timestamp_seconds"):
+            if sample.name in (
+                "seer_train_step",
+                "seer_checkpoint_last_step",
+                "seer_checkpoint_last_success_timestamp_seconds",
+            ):
                 best[sample.name] = max(best.get(sample.name, float("-inf")), sample.value)
     stamp = best.get("seer_checkpoint_last_success_timestamp_seconds")
     return Progress(
         step=int(best["seer_train_step"]) if "seer_train_step" in best else None,
-        last_checkpoint_step=int(best["seer_checkpoint_last_step"]) if best.get("seer_checkpoint_last_step", 0) > 0 else None,
+        last_checkpoint_step=int(best["seer_checkpoint_last_step"])
+        if best.get("seer_checkpoint_last_step", 0) > 0
+        else None,
         last_checkpoint_time=rfc3339(datetime.fromtimestamp(stamp, tz=timezone.utc)) if stamp else None,
     )
 

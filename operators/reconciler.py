@@ -29,12 +29,18 @@ MAX_CONFLICT_RETRIES = 8
 
 def job_from_document(doc: dict[str, Any]) -> SeerJob:
     meta = doc.get("metadata") or {}
-    return SeerJob.model_validate({
-        "apiVersion": doc.get("apiVersion", "seer.dev/v1alpha1"),
-        "kind": doc.get("kind", "SeerJob"),
-        "metadata": {"name": meta["name"], "namespace": meta.get("namespace", "default"), "labels": meta.get("labels") or {}},
-        "spec": doc.get("spec") or {},
-    })
+    return SeerJob.model_validate(
+        {
+            "apiVersion": doc.get("apiVersion", "seer.dev/v1alpha1"),
+            "kind": doc.get("kind", "SeerJob"),
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta.get("namespace", "default"),
+                "labels": meta.get("labels") or {},
+            },
+            "spec": doc.get("spec") or {},
+        }
+    )
 
 
 class Reconciler:
@@ -100,7 +106,9 @@ class Reconciler:
             self._post(doc, event)
         for cause in plan.restart_causes:
             self.metrics.restarts.labels(reason=cause).inc()
-        self.metrics.observe_job(namespace, name, status.phase.value, status.nodes_ready, status.nodes_desired, status.restarts)
+        self.metrics.observe_job(
+            namespace, name, status.phase.value, status.nodes_ready, status.nodes_desired, status.restarts
+        )
         return plan.requeue_after
 
     def _scrape(self, pods: tuple[dict[str, Any], ...], port: int) -> Progress | None:
@@ -122,8 +130,17 @@ class Reconciler:
         from seer.operators.planning import next_status
 
         message = "; ".join(f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())[:1000]
-        status = next_status(prev, phase=Phase.failed, reason="InvalidSpec", message=message, nodes_ready=0,
-                             nodes_desired=0, restarts=prev.restarts, generation=doc["metadata"].get("generation"), now=self.clock())
+        status = next_status(
+            prev,
+            phase=Phase.failed,
+            reason="InvalidSpec",
+            message=message,
+            nodes_ready=0,
+            nodes_desired=0,
+            restarts=prev.restarts,
+            generation=doc["metadata"].get("generation"),
+            now=self.clock(),
+        )
         meta = doc["metadata"]
         if status.to_document() != prev.to_document():
             self.api.patch_status(meta["namespace"], meta["name"], status.to_document(), meta.get("resourceVersion"))

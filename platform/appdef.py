@@ -82,10 +82,14 @@ def torchrun_args(job: SeerJob, target: Target, *, rdzv_id: str | None = None) -
         restarts = 0
     else:
         rdzv = [
-            "--nnodes", f"{r.nodes.min}:{r.nodes.max}",
-            "--rdzv-backend", "c10d",
-            "--rdzv-endpoint", f"{rendezvous_service_name(job.name)}:{RDZV_PORT}",
-            "--rdzv-id", rdzv_id or job.name,
+            "--nnodes",
+            f"{r.nodes.min}:{r.nodes.max}",
+            "--rdzv-backend",
+            "c10d",
+            "--rdzv-endpoint",
+            f"{rendezvous_service_name(job.name)}:{RDZV_PORT}",
+            "--rdzv-id",
+            rdzv_id or job.name,
         ]
         restarts = job.spec.restart.max_restarts
     return [*rdzv, "--nproc-per-node", str(r.procs_per_node), "--max-restarts", str(restarts), "-m", TRAINER_MODULE]
@@ -145,7 +149,17 @@ def build_appdef(
     return specs.AppDef(name=job.name, roles=[role], metadata={"seer.dev/spec-hash": job.spec_hash()})
 
 
-_UNITS = {"": 1 / 2**20, "k": 1e3 / 2**20, "Ki": 1 / 1024, "M": 1e6 / 2**20, "Mi": 1, "G": 1e9 / 2**20, "Gi": 1024, "T": 1e12 / 2**20, "Ti": 2**20}
+_UNITS = {
+    "": 1 / 2**20,
+    "k": 1e3 / 2**20,
+    "Ki": 1 / 1024,
+    "M": 1e6 / 2**20,
+    "Mi": 1,
+    "G": 1e9 / 2**20,
+    "Gi": 1024,
+    "T": 1e12 / 2**20,
+    "Ti": 2**20,
+}
 
 
 def _quantity_to_mb(quantity: str) -> int:

@@ -86,8 +86,14 @@ class Backend(Protocol):
 def local_status(run: RunDir) -> JobStatus:
     state = run.read_state() or RunState(name=run.name)
     st = JobStatus(
-        name=run.name, scheduler="local", phase=effective_phase(state), reason=state.reason, message=state.message,
-        start_time=state.start_time, completion_time=state.completion_time, restarts=state.restarts,
+        name=run.name,
+        scheduler="local",
+        phase=effective_phase(state),
+        reason=state.reason,
+        message=state.message,
+        start_time=state.start_time,
+        completion_time=state.completion_time,
+        restarts=state.restarts,
     )
     if st.phase != state.phase:
         st.reason, st.message = "SupervisorLost", f"supervisor pid {state.supervisor_pid} is gone"
@@ -96,7 +102,12 @@ def local_status(run: RunDir) -> JobStatus:
         if kind == "start":
             st.total_steps = ev.get("total_steps")
         elif kind == "step":
-            st.step, st.epoch, st.loss, st.images_per_s = ev.get("step"), ev.get("epoch"), ev.get("loss"), ev.get("images_per_s")
+            st.step, st.epoch, st.loss, st.images_per_s = (
+                ev.get("step"),
+                ev.get("epoch"),
+                ev.get("loss"),
+                ev.get("images_per_s"),
+            )
         elif kind == "checkpoint":
             st.last_checkpoint_step, st.last_checkpoint_time = ev.get("step"), ev.get("time")
         elif kind == "eval":
@@ -133,7 +144,9 @@ class LocalBackend:
             )
         phase = effective_phase(state)
         if phase in ACTIVE_PHASES:
-            raise JobExists(f"job {job.name!r} is already {phase.lower()} (supervisor pid {state.supervisor_pid}); cancel it with `seerctl cancel {job.name}` or pick another metadata.name")
+            raise JobExists(
+                f"job {job.name!r} is already {phase.lower()} (supervisor pid {state.supervisor_pid}); cancel it with `seerctl cancel {job.name}` or pick another metadata.name"
+            )
         if not (resume or fresh):
             raise JobExists(
                 f"job {job.name!r} already exists ({phase}). Use --resume to continue from its checkpoints, "
@@ -153,13 +166,20 @@ class LocalBackend:
         run.job_file.write_text(job.to_yaml())
         state = RunState(name=job.name)
         if previous is not None:  # --resume keeps history: restarts, attempts
-            state.restarts, state.attempt, state.restart_reasons = previous.restarts, previous.attempt, previous.restart_reasons
+            state.restarts, state.attempt, state.restart_reasons = (
+                previous.restarts,
+                previous.attempt,
+                previous.restart_reasons,
+            )
             state.start_time = previous.start_time
         run.write_state(state)
         with (run.logs / "supervisor.log").open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "seer.platform.local_supervisor", str(run.path)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 cwd=Path.cwd(),
             )
         run.update_state(supervisor_pid=proc.pid)
@@ -195,7 +215,9 @@ class LocalBackend:
             files = [run.logs / "supervisor.log"]
             if attempts:
                 files = sorted(attempts[-1].rglob("combined.log")) or files
-        yield from _tail(files, follow=follow, alive=lambda: effective_phase(run.read_state() or RunState(name)) in ACTIVE_PHASES)
+        yield from _tail(
+            files, follow=follow, alive=lambda: effective_phase(run.read_state() or RunState(name)) in ACTIVE_PHASES
+        )
 
     def events(self, name: str) -> Iterator[dict[str, Any]]:
         return self._existing(name).events()

@@ -146,21 +146,46 @@ def build_crd() -> dict[str, Any]:
         },
     }
     columns = [
-        {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "Where the job is in its life."},
+        {
+            "name": "Phase",
+            "type": "string",
+            "jsonPath": ".status.phase",
+            "description": "Where the job is in its life.",
+        },
         {"name": "Ready", "type": "integer", "jsonPath": ".status.nodesReady", "description": "Worker pods ready."},
-        {"name": "Desired", "type": "integer", "jsonPath": ".status.nodesDesired", "description": "Worker pods wanted."},
+        {
+            "name": "Desired",
+            "type": "integer",
+            "jsonPath": ".status.nodesDesired",
+            "description": "Worker pods wanted.",
+        },
         {"name": "Step", "type": "integer", "jsonPath": ".status.step", "description": "Current training step."},
-        {"name": "Restarts", "type": "integer", "jsonPath": ".status.restarts", "description": "Workers replaced after retryable failures."},
+        {
+            "name": "Restarts",
+            "type": "integer",
+            "jsonPath": ".status.restarts",
+            "description": "Workers replaced after retryable failures.",
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME, "labels": {"app.kubernetes.io/name": "seer", "app.kubernetes.io/part-of": "seer"}},
+        "metadata": {
+            "name": CRD_NAME,
+            "labels": {"app.kubernetes.io/name": "seer", "app.kubernetes.io/part-of": "seer"},
+        },
         "spec": {
             "group": API_GROUP,
             "scope": "Namespaced",
-            "names": {"kind": KIND, "listKind": f"{KIND}List", "plural": PLURAL, "singular": SINGULAR, "shortNames": SHORT_NAMES, "categories": ["all", "seer"]},
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": SHORT_NAMES,
+                "categories": ["all", "seer"],
+            },
             "versions": [
                 {
                     "name": API_VERSION,
@@ -206,8 +231,12 @@ def openapi_to_jsonschema(node: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seer.platform.crd", description="Generate the SeerJob CRD from the spec.")
-    parser.add_argument("--write", action="store_true", help=f"write {CRD_PATH} (relative to --root) instead of printing")
+    parser = argparse.ArgumentParser(
+        prog="python -m seer.platform.crd", description="Generate the SeerJob CRD from the spec."
+    )
+    parser.add_argument(
+        "--write", action="store_true", help=f"write {CRD_PATH} (relative to --root) instead of printing"
+    )
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent, help="repository root")
     args = parser.parse_args(argv)
     text = render_crd()

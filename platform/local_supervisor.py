@@ -74,12 +74,20 @@ def decide(
     fatal = [e for e in exits if e.exit_code not in (None, EXIT_OK) and not is_retryable_exit(e.exit_code)]
     if fatal:
         first = min(fatal, key=lambda e: e.rank)
-        return Decision("fail", "ApplicationError", f"rank {first.rank} exited with code {first.exit_code}: {first.reason or 'see its log'}")
+        return Decision(
+            "fail",
+            "ApplicationError",
+            f"rank {first.rank} exited with code {first.exit_code}: {first.reason or 'see its log'}",
+        )
     missing = [r for r in range(expected_ranks) if r not in reported]
     if app_succeeded and not missing:
         return Decision("succeed", "Completed", "training finished")
     cause = "WorkerKilled" if missing else "Preempted"
-    detail = f"rank(s) {missing} died without reporting (killed by a signal?)" if missing else "workers stopped for a retryable reason"
+    detail = (
+        f"rank(s) {missing} died without reporting (killed by a signal?)"
+        if missing
+        else "workers stopped for a retryable reason"
+    )
     allowed = restart.max_restarts
     if restarts_so_far >= allowed:
         return Decision("fail", "RestartBudgetExhausted", f"{detail}; restart budget of {allowed} is spent")
@@ -131,8 +139,14 @@ class Supervisor:
         with get_runner() as runner:
             while True:
                 attempt += 1
-                self.run.update_state(phase="Running", attempt=attempt, start_time=(state.start_time if state and state.start_time else time.time()))
-                app = build_appdef(self.job, target="local", run_dir=self.run.path, restart_count=restarts, attempt=attempt)
+                self.run.update_state(
+                    phase="Running",
+                    attempt=attempt,
+                    start_time=(state.start_time if state and state.start_time else time.time()),
+                )
+                app = build_appdef(
+                    self.job, target="local", run_dir=self.run.path, restart_count=restarts, attempt=attempt
+                )
                 log_dir = self.run.logs / f"attempt-{attempt}"
                 log_dir.mkdir(parents=True, exist_ok=True)
                 handle = runner.run(app, scheduler="local_cwd", cfg={"log_dir": str(log_dir)})
@@ -165,7 +179,9 @@ class Supervisor:
                 log.info("attempt %d ended: %s (%s: %s)", attempt, decision.action, decision.reason, decision.message)
                 if decision.action == "restart":
                     restarts += 1
-                    st = self.run.update_state(phase="Restarting", reason=decision.reason, message=decision.message, restarts=restarts)
+                    st = self.run.update_state(
+                        phase="Restarting", reason=decision.reason, message=decision.message, restarts=restarts
+                    )
                     self.run.update_state(restart_reasons=[*st.restart_reasons, decision.reason])
                     deadline = time.monotonic() + decision.backoff_seconds
                     while time.monotonic() < deadline and not self.cancel_requested:
@@ -175,7 +191,9 @@ class Supervisor:
                     else:
                         continue
                 phase = {"succeed": "Succeeded", "fail": "Failed", "cancelled": "Cancelled"}[decision.action]
-                self.run.update_state(phase=phase, reason=decision.reason, message=decision.message, completion_time=time.time())
+                self.run.update_state(
+                    phase=phase, reason=decision.reason, message=decision.message, completion_time=time.time()
+                )
                 return 0 if phase == "Succeeded" else 1
 
 

@@ -78,13 +78,20 @@ def plot_run(
     ax_loss, ax_speed, ax_lr = fig.subplots(3, 1, sharex=True)
 
     steps, losses = _column(ordered, "loss")
-    finite = [(s, v) for s, v in zip(steps, losses) if math.isfinite(v)]
-    bad = [s for s, v in zip(steps, losses) if not math.isfinite(v)]
+    finite = [(s, v) for s, v in zip(steps, losses, strict=False) if math.isfinite(v)]
+    bad = [s for s, v in zip(steps, losses, strict=False) if not math.isfinite(v)]
     if finite:
         ax_loss.plot([s for s, _ in finite], [v for _, v in finite], color=_LOSS, linewidth=1.2, label="loss")
     if bad:
-        ax_loss.plot(bad, [0.04] * len(bad), "x", color=_BAD, markersize=8, label="non-finite loss",
-                     transform=ax_loss.get_xaxis_transform())
+        ax_loss.plot(
+            bad,
+            [0.04] * len(bad),
+            "x",
+            color=_BAD,
+            markersize=8,
+            label="non-finite loss",
+            transform=ax_loss.get_xaxis_transform(),
+        )
     ax_loss.set_ylabel("SwAV loss")
 
     speed_steps, speed = _column(ordered, "images_per_s")
@@ -105,8 +112,14 @@ def plot_run(
 
     for ax in (ax_loss, ax_speed, ax_lr):
         for i, step in enumerate(checkpoint_steps):
-            ax.axvline(step, color=_CHECKPOINT, linestyle="--", linewidth=0.8, alpha=0.8,
-                       label="checkpoint" if i == 0 else None)
+            ax.axvline(
+                step,
+                color=_CHECKPOINT,
+                linestyle="--",
+                linewidth=0.8,
+                alpha=0.8,
+                label="checkpoint" if i == 0 else None,
+            )
         ax.grid(True, alpha=0.3)
     ax_loss.legend(loc="upper right", fontsize="small")
 

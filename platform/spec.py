@@ -69,8 +69,15 @@ class Metadata(_Section):
         min_length=1,
         max_length=MAX_NAME_LENGTH,
     )
-    namespace: str = Field(default="default", description="Kubernetes namespace of the job (ignored by the local scheduler).", min_length=1, max_length=63)
-    labels: dict[str, str] = Field(default_factory=dict, description="Labels copied onto the custom resource and every worker pod.")
+    namespace: str = Field(
+        default="default",
+        description="Kubernetes namespace of the job (ignored by the local scheduler).",
+        min_length=1,
+        max_length=63,
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels copied onto the custom resource and every worker pod."
+    )
 
     @field_validator("name", "namespace")
     @classmethod
@@ -94,13 +101,23 @@ class DesignSpace(_Section):
     wa: float = Field(description="Width slope of the linear width function.", gt=0, le=10000)
     wm: float = Field(description="Width multiplier: the quantisation base of stage widths.", gt=1, le=10)
     group_width: int = Field(description="Channels per group of the 3x3 grouped convolution.", ge=1, le=8192)
-    se_ratio: float = Field(default=0.25, description="Squeeze-excitation width as a share of the block input width (0 disables SE).", ge=0, le=1)
+    se_ratio: float = Field(
+        default=0.25,
+        description="Squeeze-excitation width as a share of the block input width (0 disables SE).",
+        ge=0,
+        le=1,
+    )
     stem_width: int = Field(default=32, description="Channels of the 3x3 stride-2 stem convolution.", ge=8, le=1024)
 
     def to_design(self) -> RegNetDesign:
         return RegNetDesign(
-            depth=self.depth, w0=self.w0, wa=self.wa, wm=self.wm, group_width=self.group_width,
-            se_ratio=self.se_ratio, stem_width=self.stem_width,
+            depth=self.depth,
+            w0=self.w0,
+            wa=self.wa,
+            wm=self.wm,
+            group_width=self.group_width,
+            se_ratio=self.se_ratio,
+            stem_width=self.stem_width,
         )
 
 
@@ -108,7 +125,9 @@ class HeadSpec(_Section):
     """The SwAV projection head: Linear -> BatchNorm -> ReLU -> Linear, L2-normalised."""
 
     hidden_dim: int = Field(default=2048, description="Width of the projection head's hidden layer.", ge=8, le=65536)
-    output_dim: int = Field(default=128, description="Dimension of the L2-normalised embedding compared with the prototypes.", ge=8, le=8192)
+    output_dim: int = Field(
+        default=128, description="Dimension of the L2-normalised embedding compared with the prototypes.", ge=8, le=8192
+    )
 
 
 class ModelSpec(_Section):
@@ -118,7 +137,9 @@ class ModelSpec(_Section):
         default="regnety_400mf",
         description="Named RegNetY variant (see `seerctl models`); set to null when `design` is given.",
     )
-    design: DesignSpace | None = Field(default=None, description="Explicit design-space parameters; replaces `variant`.")
+    design: DesignSpace | None = Field(
+        default=None, description="Explicit design-space parameters; replaces `variant`."
+    )
     head: HeadSpec = Field(default_factory=HeadSpec, description="SwAV projection head dimensions.")
 
     @field_validator("variant")
@@ -152,20 +173,32 @@ class ModelSpec(_Section):
 class CropsSpec(_Section):
     """Multi-crop: parallel lists, one entry per resolution group (VISSL's layout)."""
 
-    sizes: list[Annotated[int, Field(ge=8, le=1024)]] = Field(default=[224, 96], description="Crop size in pixels per resolution group.", min_length=1, max_length=8)
-    counts: list[Annotated[int, Field(ge=1, le=32)]] = Field(default=[2, 6], description="Number of crops per resolution group.", min_length=1, max_length=8)
-    min_scale: list[Annotated[float, Field(gt=0, le=1)]] = Field(default=[0.14, 0.05], description="Smallest share of the image area a crop covers, per group.", min_length=1, max_length=8)
-    max_scale: list[Annotated[float, Field(gt=0, le=1)]] = Field(default=[1.0, 0.14], description="Largest share of the image area a crop covers, per group.", min_length=1, max_length=8)
+    sizes: list[Annotated[int, Field(ge=8, le=1024)]] = Field(
+        default=[224, 96], description="Crop size in pixels per resolution group.", min_length=1, max_length=8
+    )
+    counts: list[Annotated[int, Field(ge=1, le=32)]] = Field(
+        default=[2, 6], description="Number of crops per resolution group.", min_length=1, max_length=8
+    )
+    min_scale: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default=[0.14, 0.05],
+        description="Smallest share of the image area a crop covers, per group.",
+        min_length=1,
+        max_length=8,
+    )
+    max_scale: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default=[1.0, 0.14],
+        description="Largest share of the image area a crop covers, per group.",
+        min_length=1,
+        max_length=8,
+    )
 
     @model_validator(mode="after")
     def _parallel_lists(self) -> "CropsSpec":
         n = len(self.sizes)
         for key, values in (("counts", self.counts), ("minScale", self.min_scale), ("maxScale", self.max_scale)):
             if len(values) != n:
-                raise ValueError(
-                    f"`{key}` has {len(values)} entries but `sizes` has {n}: give one entry per crop size"
-                )
-        for i, (lo, hi) in enumerate(zip(self.min_scale, self.max_scale)):
+                raise ValueError(f"`{key}` has {len(values)} entries but `sizes` has {n}: give one entry per crop size")
+        for i, (lo, hi) in enumerate(zip(self.min_scale, self.max_scale, strict=False)):
             if lo > hi:
                 raise ValueError(f"minScale[{i}]={lo} is larger than maxScale[{i}]={hi}")
         return self
@@ -178,8 +211,15 @@ class CropsSpec(_Section):
 class QueueSpec(_Section):
     """SwAV's feature queue: stabilises assignments when the batch is small."""
 
-    length: int = Field(default=0, description="Rows of stored embeddings across all ranks (0 disables the queue; SwAV used 3840 for small batches). Must be at least one global batch.", ge=0, le=1_000_000)
-    start_epoch: int = Field(default=15, description="First epoch (0-based) in which the queue is used.", ge=0, le=100_000)
+    length: int = Field(
+        default=0,
+        description="Rows of stored embeddings across all ranks (0 disables the queue; SwAV used 3840 for small batches). Must be at least one global batch.",
+        ge=0,
+        le=1_000_000,
+    )
+    start_epoch: int = Field(
+        default=15, description="First epoch (0-based) in which the queue is used.", ge=0, le=100_000
+    )
 
 
 class SwavSpec(_Section):
@@ -190,9 +230,16 @@ class SwavSpec(_Section):
     epsilon: float = Field(default=0.05, description="Entropic regularisation of Sinkhorn-Knopp.", gt=0, le=10)
     sinkhorn_iterations: int = Field(default=3, description="Sinkhorn-Knopp iterations (SEER used 10).", ge=1, le=100)
     crops: CropsSpec = Field(default_factory=CropsSpec, description="Multi-crop resolutions, counts and scale ranges.")
-    assignment_crops: list[Annotated[int, Field(ge=0, le=255)]] = Field(default=[0, 1], description="Indices of the crops whose codes are predicted from the other crops.", min_length=1, max_length=16)
+    assignment_crops: list[Annotated[int, Field(ge=0, le=255)]] = Field(
+        default=[0, 1],
+        description="Indices of the crops whose codes are predicted from the other crops.",
+        min_length=1,
+        max_length=16,
+    )
     queue: QueueSpec = Field(default_factory=QueueSpec, description="Feature queue.")
-    freeze_prototypes_steps: int = Field(default=313, description="Optimizer steps during which the prototypes are not updated.", ge=0, le=10_000_000)
+    freeze_prototypes_steps: int = Field(
+        default=313, description="Optimizer steps during which the prototypes are not updated.", ge=0, le=10_000_000
+    )
 
     @model_validator(mode="after")
     def _assignment_crops_exist(self) -> "SwavSpec":
@@ -216,16 +263,39 @@ class OptimizerName(str, Enum):
 class OptimSpec(_Section):
     """Optimizer and learning-rate schedule (linear warmup, then cosine)."""
 
-    name: OptimizerName = Field(default=OptimizerName.lars, description="`lars` (LARC-style trust ratio, BN and bias excluded) or `sgd`.")
-    base_lr: float = Field(default=0.3, description="Learning rate per `referenceBatch` images; scaled linearly with the global batch.", gt=0, le=100)
-    reference_batch: int = Field(default=256, description="Global batch size that `baseLr` is given for.", ge=1, le=1_000_000)
-    final_lr_ratio: float = Field(default=0.001, description="Final learning rate as a share of the peak, reached at the end of the cosine.", ge=0, le=1)
+    name: OptimizerName = Field(
+        default=OptimizerName.lars, description="`lars` (LARC-style trust ratio, BN and bias excluded) or `sgd`."
+    )
+    base_lr: float = Field(
+        default=0.3,
+        description="Learning rate per `referenceBatch` images; scaled linearly with the global batch.",
+        gt=0,
+        le=100,
+    )
+    reference_batch: int = Field(
+        default=256, description="Global batch size that `baseLr` is given for.", ge=1, le=1_000_000
+    )
+    final_lr_ratio: float = Field(
+        default=0.001,
+        description="Final learning rate as a share of the peak, reached at the end of the cosine.",
+        ge=0,
+        le=1,
+    )
     momentum: float = Field(default=0.9, description="SGD momentum.", ge=0, lt=1)
-    weight_decay: float = Field(default=1e-6, description="Weight decay (not applied to BatchNorm and bias parameters).", ge=0, le=1)
+    weight_decay: float = Field(
+        default=1e-6, description="Weight decay (not applied to BatchNorm and bias parameters).", ge=0, le=1
+    )
     lars_eta: float = Field(default=0.001, description="LARS trust coefficient.", gt=0, le=1)
     epochs: int = Field(default=100, description="Passes over the data.", ge=1, le=100_000)
-    max_steps: int | None = Field(default=None, description="Stop after this many optimizer steps even if `epochs` are not done.", ge=1, le=1_000_000_000)
-    warmup_epochs: float = Field(default=10.0, description="Epochs of linear warmup from 0 to the peak learning rate.", ge=0, le=100_000)
+    max_steps: int | None = Field(
+        default=None,
+        description="Stop after this many optimizer steps even if `epochs` are not done.",
+        ge=1,
+        le=1_000_000_000,
+    )
+    warmup_epochs: float = Field(
+        default=10.0, description="Epochs of linear warmup from 0 to the peak learning rate.", ge=0, le=100_000
+    )
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> "OptimSpec":
@@ -247,7 +317,9 @@ class AugmentSpec(_Section):
     """Per-crop augmentation, applied on tensors (SwAV's recipe)."""
 
     flip_prob: float = Field(default=0.5, description="Probability of a horizontal flip.", ge=0, le=1)
-    jitter_strength: float = Field(default=1.0, description="Colour jitter strength s (brightness/contrast/saturation 0.8s, hue 0.2s).", ge=0, le=4)
+    jitter_strength: float = Field(
+        default=1.0, description="Colour jitter strength s (brightness/contrast/saturation 0.8s, hue 0.2s).", ge=0, le=4
+    )
     jitter_prob: float = Field(default=0.8, description="Probability of colour jitter.", ge=0, le=1)
     grayscale_prob: float = Field(default=0.2, description="Probability of converting a crop to grayscale.", ge=0, le=1)
     blur_prob: float = Field(default=0.5, description="Probability of a Gaussian blur (sigma 0.1-2.0).", ge=0, le=1)
@@ -263,9 +335,22 @@ class DataSpec(_Section):
         min_length=1,
         max_length=10_000,
     )
-    format: DataFormat = Field(default=DataFormat.auto, description="`images`, `webdataset`, or `auto` (tar shards when the URLs name .tar files).")
-    batch_size: int = Field(default=64, description="Images per worker process per step (the global batch is this times the number of processes).", ge=1, le=65536)
-    loader_workers: int = Field(default=4, description="Data-loader processes per worker process (0 loads in the training process).", ge=0, le=128)
+    format: DataFormat = Field(
+        default=DataFormat.auto,
+        description="`images`, `webdataset`, or `auto` (tar shards when the URLs name .tar files).",
+    )
+    batch_size: int = Field(
+        default=64,
+        description="Images per worker process per step (the global batch is this times the number of processes).",
+        ge=1,
+        le=65536,
+    )
+    loader_workers: int = Field(
+        default=4,
+        description="Data-loader processes per worker process (0 loads in the training process).",
+        ge=0,
+        le=128,
+    )
     prefetch_factor: int = Field(default=2, description="Batches each loader process prepares ahead.", ge=1, le=64)
     augment: AugmentSpec = Field(default_factory=AugmentSpec, description="Augmentation probabilities and strengths.")
 
@@ -284,18 +369,38 @@ class DataSpec(_Section):
 class CheckpointSpec(_Section):
     """Where and how often checkpoints are written (torch.distributed.checkpoint)."""
 
-    url: str | None = Field(default=None, description="fsspec URL of the checkpoint directory (s3://, gs://, file://, path). Default: `checkpoints/` in the local run directory; required on Kubernetes.")
-    interval_steps: int | None = Field(default=500, description="Save every this many steps (null: only by time).", ge=1, le=100_000_000)
-    interval_seconds: float | None = Field(default=None, description="Save when this many seconds passed since the last save (null: only by steps).", gt=0, le=10_000_000)
+    url: str | None = Field(
+        default=None,
+        description="fsspec URL of the checkpoint directory (s3://, gs://, file://, path). Default: `checkpoints/` in the local run directory; required on Kubernetes.",
+    )
+    interval_steps: int | None = Field(
+        default=500, description="Save every this many steps (null: only by time).", ge=1, le=100_000_000
+    )
+    interval_seconds: float | None = Field(
+        default=None,
+        description="Save when this many seconds passed since the last save (null: only by steps).",
+        gt=0,
+        le=10_000_000,
+    )
     keep_last: int = Field(default=3, description="Complete checkpoints kept; older ones are deleted.", ge=1, le=1000)
-    async_save: bool = Field(default=True, description="Write in the background while training continues (at most one save in flight).")
-    preemption_budget_seconds: float = Field(default=25.0, description="Time allowed for the final checkpoint after SIGTERM; fits Kubernetes' default 30 s grace period.", gt=0, le=3600)
+    async_save: bool = Field(
+        default=True, description="Write in the background while training continues (at most one save in flight)."
+    )
+    preemption_budget_seconds: float = Field(
+        default=25.0,
+        description="Time allowed for the final checkpoint after SIGTERM; fits Kubernetes' default 30 s grace period.",
+        gt=0,
+        le=3600,
+    )
 
 
 class StorageSpec(_Section):
     """Object-storage access for data and checkpoints. Credentials are never inline."""
 
-    secret_name: str | None = Field(default=None, description="Kubernetes Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) become worker environment variables. Locally the environment is used.")
+    secret_name: str | None = Field(
+        default=None,
+        description="Kubernetes Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) become worker environment variables. Locally the environment is used.",
+    )
     endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (e.g. MinIO); not a secret.")
     region: str | None = Field(default=None, description="Object-storage region.")
 
@@ -323,7 +428,9 @@ class Toleration(_Section):
     key: str | None = Field(default=None, description="Taint key the toleration applies to.")
     operator: Literal["Exists", "Equal"] = Field(default="Equal", description="`Exists` or `Equal`.")
     value: str | None = Field(default=None, description="Taint value for `Equal`.")
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(default=None, description="Taint effect to tolerate (all when empty).")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="Taint effect to tolerate (all when empty)."
+    )
     toleration_seconds: int | None = Field(default=None, description="How long a NoExecute taint is tolerated.", ge=0)
 
 
@@ -337,16 +444,24 @@ class ResourcesSpec(_Section):
     """Nodes, processes and what each worker pod requests."""
 
     nodes: NodesSpec = Field(default_factory=NodesSpec, description="Elastic node range (one worker pod per node).")
-    procs_per_node: int = Field(default=1, description="Training processes per node (one per GPU on GPU nodes).", ge=1, le=64)
+    procs_per_node: int = Field(
+        default=1, description="Training processes per node (one per GPU on GPU nodes).", ge=1, le=64
+    )
     gpus_per_node: int = Field(default=0, description="GPUs requested per node (nvidia.com/gpu).", ge=0, le=64)
     device: Device = Field(default=Device.auto, description="`cuda`, `cpu`, or `auto` (CUDA when available).")
-    threads_per_proc: int | None = Field(default=None, description="Intra-op CPU threads per process (default: cores / processes).", ge=1, le=512)
+    threads_per_proc: int | None = Field(
+        default=None, description="Intra-op CPU threads per process (default: cores / processes).", ge=1, le=512
+    )
     cpu: str = Field(default="4", description="CPU request (and limit) per worker pod, Kubernetes quantity.")
     memory: str = Field(default="16Gi", description="Memory request (and limit) per worker pod, Kubernetes quantity.")
     node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels a worker pod requires.")
     tolerations: list[Toleration] = Field(default_factory=list, description="Taints worker pods tolerate.")
     priority_class_name: str | None = Field(default=None, description="PriorityClass of worker pods.")
-    image: str | None = Field(default=None, description=f"Container image of the workers (default: the operator's configured image, {DEFAULT_IMAGE} unless the chart overrides it).", min_length=1)
+    image: str | None = Field(
+        default=None,
+        description=f"Container image of the workers (default: the operator's configured image, {DEFAULT_IMAGE} unless the chart overrides it).",
+        min_length=1,
+    )
 
     @field_validator("cpu", "memory")
     @classmethod
@@ -380,12 +495,21 @@ class Precision(str, Enum):
 class TrainingSpec(_Section):
     """Numerics and performance switches of the training loop."""
 
-    precision: Precision = Field(default=Precision.bf16, description="Compute dtype under FSDP2 mixed precision: bf16, fp16 or fp32 (BatchNorm always runs in fp32).")
-    activation_checkpointing: bool = Field(default=False, description="Recompute block activations in the backward pass to save memory.")
+    precision: Precision = Field(
+        default=Precision.bf16,
+        description="Compute dtype under FSDP2 mixed precision: bf16, fp16 or fp32 (BatchNorm always runs in fp32).",
+    )
+    activation_checkpointing: bool = Field(
+        default=False, description="Recompute block activations in the backward pass to save memory."
+    )
     channels_last: bool = Field(default=True, description="Use the channels_last memory format.")
     compile: bool = Field(default=False, description="Compile the model with torch.compile.")
-    seed: int = Field(default=0, description="Seed of every random choice (data order, augmentation, init).", ge=0, le=2**31 - 1)
-    log_every_steps: int = Field(default=10, description="Write a progress line every this many steps.", ge=1, le=1_000_000)
+    seed: int = Field(
+        default=0, description="Seed of every random choice (data order, augmentation, init).", ge=0, le=2**31 - 1
+    )
+    log_every_steps: int = Field(
+        default=10, description="Write a progress line every this many steps.", ge=1, le=1_000_000
+    )
 
 
 class RestartReason(str, Enum):
@@ -400,7 +524,9 @@ class RestartSpec(_Section):
     """What happens when workers die."""
 
     max_restarts: int = Field(default=10, description="Restarts allowed before the job fails.", ge=0, le=10_000)
-    backoff_seconds: float = Field(default=10.0, description="Delay before the first restart; doubles each time.", ge=0, le=86_400)
+    backoff_seconds: float = Field(
+        default=10.0, description="Delay before the first restart; doubles each time.", ge=0, le=86_400
+    )
     max_backoff_seconds: float = Field(default=300.0, description="Longest delay between restarts.", ge=0, le=86_400)
     retry_on: list[RestartReason] = Field(
         default_factory=lambda: list(RestartReason),
@@ -410,7 +536,9 @@ class RestartSpec(_Section):
     @model_validator(mode="after")
     def _backoff_order(self) -> "RestartSpec":
         if self.backoff_seconds > self.max_backoff_seconds:
-            raise ValueError(f"backoffSeconds={self.backoff_seconds} is larger than maxBackoffSeconds={self.max_backoff_seconds}")
+            raise ValueError(
+                f"backoffSeconds={self.backoff_seconds} is larger than maxBackoffSeconds={self.max_backoff_seconds}"
+            )
         return self
 
 
@@ -418,19 +546,28 @@ class MetricsSpec(_Section):
     """The Prometheus exporter in every worker."""
 
     enabled: bool = Field(default=True, description="Serve Prometheus metrics from every worker process.")
-    port: int = Field(default=9450, description="Port of local rank 0; local rank r serves on port + r. 0 picks free ports (local runs).", ge=0, le=65535)
+    port: int = Field(
+        default=9450,
+        description="Port of local rank 0; local rank r serves on port + r. 0 picks free ports (local runs).",
+        ge=0,
+        le=65535,
+    )
 
 
 class EvalSpec(_Section):
     """kNN and linear-probe evaluation on frozen features of a labelled image folder."""
 
     enabled: bool = Field(default=False, description="Evaluate at the end of training (rank 0).")
-    train_url: str | None = Field(default=None, description="Labelled images `<url>/<class>/<file>` the probes are fitted on.")
+    train_url: str | None = Field(
+        default=None, description="Labelled images `<url>/<class>/<file>` the probes are fitted on."
+    )
     test_url: str | None = Field(default=None, description="Held-out labelled images the probes are scored on.")
     image_size: int = Field(default=224, description="Evaluation image size in pixels.", ge=8, le=1024)
     knn_k: int = Field(default=20, description="Neighbours of the kNN classifier.", ge=1, le=1000)
     linear_epochs: int = Field(default=100, description="Epochs of the linear probe.", ge=1, le=10_000)
-    compare_random_init: bool = Field(default=True, description="Also score the same network at random initialisation, as a baseline.")
+    compare_random_init: bool = Field(
+        default=True, description="Also score the same network at random initialisation, as a baseline."
+    )
 
     @model_validator(mode="after")
     def _urls_when_enabled(self) -> "EvalSpec":
@@ -456,7 +593,9 @@ class SeerJobSpec(_Section):
     restart: RestartSpec = Field(default_factory=RestartSpec, description="Restart policy.")
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus exporter.")
     eval: EvalSpec = Field(default_factory=EvalSpec, description="Evaluation of the learned features.")
-    suspend: bool = Field(default=False, description="Stop the workers after a final checkpoint; set back to false to continue.")
+    suspend: bool = Field(
+        default=False, description="Stop the workers after a final checkpoint; set back to false to continue."
+    )
 
     @model_validator(mode="after")
     def _cross_section(self) -> "SeerJobSpec":
@@ -479,7 +618,9 @@ class SeerJobSpec(_Section):
 class SeerJob(_Section):
     """A Seer training job: the job file and the Kubernetes custom resource."""
 
-    api_version: Literal["seer.dev/v1alpha1"] = Field(default=f"{API_GROUP}/{API_VERSION}", description="Always seer.dev/v1alpha1.")
+    api_version: Literal["seer.dev/v1alpha1"] = Field(
+        default=f"{API_GROUP}/{API_VERSION}", description="Always seer.dev/v1alpha1."
+    )
     kind: Literal["SeerJob"] = Field(default=KIND, description="Always SeerJob.")
     metadata: Metadata = Field(description="Name, namespace and labels.")
     spec: SeerJobSpec = Field(default_factory=SeerJobSpec, description="What to train and how.")

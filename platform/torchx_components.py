@@ -8,7 +8,6 @@ job without ``seerctl``; ``seerctl submit`` builds the same AppDef. Validation e
 surface as TorchX component errors carrying the same message ``seerctl`` prints.
 """
 
-
 from pathlib import Path
 
 from torchx import specs

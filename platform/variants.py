@@ -52,17 +52,72 @@ _D = RegNetDesign
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        _V(name="regnety_200mf", design=_D(depth=13, w0=24, wa=36.44, wm=2.49, group_width=8), published_params_with_fc=3.16, source="pycls"),
-        _V(name="regnety_400mf", design=_D(depth=16, w0=48, wa=27.89, wm=2.09, group_width=8), published_params_with_fc=4.34, source="pycls"),
-        _V(name="regnety_800mf", design=_D(depth=14, w0=56, wa=38.84, wm=2.4, group_width=16), published_params_with_fc=6.26, source="pycls"),
-        _V(name="regnety_1.6gf", design=_D(depth=27, w0=48, wa=20.71, wm=2.65, group_width=24), published_params_with_fc=11.20, source="pycls"),
-        _V(name="regnety_3.2gf", design=_D(depth=21, w0=80, wa=42.63, wm=2.66, group_width=24), published_params_with_fc=19.44, source="pycls"),
-        _V(name="regnety_8gf", design=_D(depth=17, w0=192, wa=76.82, wm=2.19, group_width=56), published_params_with_fc=39.18, source="pycls"),
-        _V(name="regnety_16gf", design=_D(depth=18, w0=200, wa=106.23, wm=2.48, group_width=112), published_params_with_fc=83.59, source="pycls"),
-        _V(name="regnety_32gf", design=_D(depth=20, w0=232, wa=115.89, wm=2.53, group_width=232), published_params_with_fc=145.05, source="pycls"),
-        _V(name="regnety_128gf", design=_D(depth=27, w0=456, wa=160.83, wm=2.52, group_width=264), published_params_with_fc=None, source="SEER (Goyal et al., 2021)"),
-        _V(name="regnety_256gf", design=_D(depth=27, w0=640, wa=230.83, wm=2.53, group_width=373), published_params_with_fc=1280.0, source="SEER (Goyal et al., 2021)"),
-        _V(name="regnety_10b", design=_D(depth=27, w0=1744, wa=620.83, wm=2.52, group_width=1010), published_params_with_fc=None, source="SEER (Goyal et al., 2022)"),
+        _V(
+            name="regnety_200mf",
+            design=_D(depth=13, w0=24, wa=36.44, wm=2.49, group_width=8),
+            published_params_with_fc=3.16,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_400mf",
+            design=_D(depth=16, w0=48, wa=27.89, wm=2.09, group_width=8),
+            published_params_with_fc=4.34,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_800mf",
+            design=_D(depth=14, w0=56, wa=38.84, wm=2.4, group_width=16),
+            published_params_with_fc=6.26,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_1.6gf",
+            design=_D(depth=27, w0=48, wa=20.71, wm=2.65, group_width=24),
+            published_params_with_fc=11.20,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_3.2gf",
+            design=_D(depth=21, w0=80, wa=42.63, wm=2.66, group_width=24),
+            published_params_with_fc=19.44,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_8gf",
+            design=_D(depth=17, w0=192, wa=76.82, wm=2.19, group_width=56),
+            published_params_with_fc=39.18,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_16gf",
+            design=_D(depth=18, w0=200, wa=106.23, wm=2.48, group_width=112),
+            published_params_with_fc=83.59,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_32gf",
+            design=_D(depth=20, w0=232, wa=115.89, wm=2.53, group_width=232),
+            published_params_with_fc=145.05,
+            source="pycls",
+        ),
+        _V(
+            name="regnety_128gf",
+            design=_D(depth=27, w0=456, wa=160.83, wm=2.52, group_width=264),
+            published_params_with_fc=None,
+            source="SEER (Goyal et al., 2021)",
+        ),
+        _V(
+            name="regnety_256gf",
+            design=_D(depth=27, w0=640, wa=230.83, wm=2.53, group_width=373),
+            published_params_with_fc=1280.0,
+            source="SEER (Goyal et al., 2021)",
+        ),
+        _V(
+            name="regnety_10b",
+            design=_D(depth=27, w0=1744, wa=620.83, wm=2.52, group_width=1010),
+            published_params_with_fc=None,
+            source="SEER (Goyal et al., 2022)",
+        ),
     )
 }
 

@@ -41,11 +41,26 @@ def _init_process_group(device_type: str) -> None:
 def _is_peer_failure(exc: BaseException) -> bool:
     """A collective failed because another rank vanished: retryable, not our bug."""
     text = f"{type(exc).__name__}: {exc}".lower()
-    return any(s in text for s in ("connection closed by peer", "connection reset", "broken pipe", "timed out", "nccl", "gloo", "socket", "distbackenderror", "distnetworkerror"))
+    return any(
+        s in text
+        for s in (
+            "connection closed by peer",
+            "connection reset",
+            "broken pipe",
+            "timed out",
+            "nccl",
+            "gloo",
+            "socket",
+            "distbackenderror",
+            "distnetworkerror",
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seer.trainer", description="One worker of a Seer training job (normally started by torchrun).")
+    parser = argparse.ArgumentParser(
+        prog="python -m seer.trainer", description="One worker of a Seer training job (normally started by torchrun)."
+    )
     parser.add_argument("--job", help="job file (default: the SEER_JOB_SPEC environment variable)")
     args = parser.parse_args(argv)
     runtime = Runtime.from_env()
@@ -70,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
     code, reason = EXIT_FAILED, "error"
     try:
-        device_type = "cuda" if job.spec.resources.device == "cuda" or (job.spec.resources.device == "auto" and torch.cuda.is_available()) else "cpu"
+        device_type = (
+            "cuda"
+            if job.spec.resources.device == "cuda"
+            or (job.spec.resources.device == "auto" and torch.cuda.is_available())
+            else "cpu"
+        )
         _init_process_group(device_type)
         runtime = Runtime.from_env()  # RANK may have been set just now
         metrics = TrainerMetrics.create(job.name, runtime.rank)

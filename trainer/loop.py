@@ -78,7 +78,12 @@ def build_model(job: SeerJob, device: torch.device) -> SwAVModel:
     """Trunk + head on ``device``, initialised identically on every rank (same seed)."""
     s = job.spec
     trunk = build_trunk(s.model.resolved_design(), device=device)
-    head = SwAVHead(trunk.out_features, hidden_dim=s.model.head.hidden_dim, out_dim=s.model.head.output_dim, num_prototypes=s.swav.num_prototypes).to(device)
+    head = SwAVHead(
+        trunk.out_features,
+        hidden_dim=s.model.head.hidden_dim,
+        out_dim=s.model.head.output_dim,
+        num_prototypes=s.swav.num_prototypes,
+    ).to(device)
     model = SwAVModel(trunk, head)
     init_weights_(model)
     return model
@@ -87,9 +92,16 @@ def build_model(job: SeerJob, device: torch.device) -> SwAVModel:
 def multicrop_config(job: SeerJob) -> MultiCropConfig:
     c, a = job.spec.swav.crops, job.spec.data.augment
     return MultiCropConfig(
-        sizes=tuple(c.sizes), counts=tuple(c.counts), min_scale=tuple(c.min_scale), max_scale=tuple(c.max_scale),
-        flip_prob=a.flip_prob, jitter_strength=a.jitter_strength, jitter_prob=a.jitter_prob,
-        grayscale_prob=a.grayscale_prob, blur_prob=a.blur_prob, solarize_prob=a.solarize_prob,
+        sizes=tuple(c.sizes),
+        counts=tuple(c.counts),
+        min_scale=tuple(c.min_scale),
+        max_scale=tuple(c.max_scale),
+        flip_prob=a.flip_prob,
+        jitter_strength=a.jitter_strength,
+        jitter_prob=a.jitter_prob,
+        grayscale_prob=a.grayscale_prob,
+        blur_prob=a.blur_prob,
+        solarize_prob=a.solarize_prob,
     )
 
 
@@ -98,7 +110,7 @@ def step_flops(job: SeerJob) -> float:
     trunk only (the head is negligible): used for MFU."""
     design = job.spec.model.resolved_design()
     c = job.spec.swav.crops
-    fwd = sum(count * trunk_flops(design, size) for size, count in zip(c.sizes, c.counts))
+    fwd = sum(count * trunk_flops(design, size) for size, count in zip(c.sizes, c.counts, strict=False))
     return 2 * 3 * fwd  # multiply-adds -> FLOPs, x3 for backward
 
 
@@ -117,7 +129,14 @@ class _ScheduleState:
         self.peak_lr, self.total_steps = float(sd["peak_lr"]), int(sd["total_steps"])
 
 
-def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None = None, metrics: TrainerMetrics | None = None, stop_after_step: int | None = None) -> TrainResult:
+def train(
+    job: SeerJob,
+    runtime: Runtime,
+    *,
+    preemption: PreemptionWatch | None = None,
+    metrics: TrainerMetrics | None = None,
+    stop_after_step: int | None = None,
+) -> TrainResult:
     """Run (or resume) the job on this rank. Collective: every rank calls it.
 
     ``stop_after_step`` (tests): behave as if preempted once that step is done.
@@ -139,17 +158,35 @@ def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None 
 
         mesh = init_device_mesh(device.type, (world,))
     parallelize(
-        model, mesh=mesh, precision=s.training.precision, activation_checkpointing=s.training.activation_checkpointing,
-        compile=s.training.compile, device=device, channels_last=s.training.channels_last,
+        model,
+        mesh=mesh,
+        precision=s.training.precision,
+        activation_checkpointing=s.training.activation_checkpointing,
+        compile=s.training.compile,
+        device=device,
+        channels_last=s.training.channels_last,
     )
-    per_rank_queue = FeatureQueue.per_rank_length(s.swav.queue.length, world, s.data.batch_size) if s.swav.queue.length else 0
+    per_rank_queue = (
+        FeatureQueue.per_rank_length(s.swav.queue.length, world, s.data.batch_size) if s.swav.queue.length else 0
+    )
     objective = SwAVObjective(
-        num_crops=s.swav.crops.total, crops_for_assign=s.swav.assignment_crops, temperature=s.swav.temperature,
-        epsilon=s.swav.epsilon, sinkhorn_iterations=s.swav.sinkhorn_iterations, queue_length=per_rank_queue,
-        queue_starts_epoch=s.swav.queue.start_epoch, feature_dim=s.model.head.output_dim,
+        num_crops=s.swav.crops.total,
+        crops_for_assign=s.swav.assignment_crops,
+        temperature=s.swav.temperature,
+        epsilon=s.swav.epsilon,
+        sinkhorn_iterations=s.swav.sinkhorn_iterations,
+        queue_length=per_rank_queue,
+        queue_starts_epoch=s.swav.queue.start_epoch,
+        feature_dim=s.model.head.output_dim,
     ).to(device)
     if s.optim.name == "lars":
-        optimizer: torch.optim.Optimizer = LARS(param_groups(model), lr=0.0, momentum=s.optim.momentum, weight_decay=s.optim.weight_decay, trust_coefficient=s.optim.lars_eta)
+        optimizer: torch.optim.Optimizer = LARS(
+            param_groups(model),
+            lr=0.0,
+            momentum=s.optim.momentum,
+            weight_decay=s.optim.weight_decay,
+            trust_coefficient=s.optim.lars_eta,
+        )
     else:
         groups = param_groups(model)
         for g in groups:
@@ -173,33 +210,66 @@ def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None 
             metrics.checkpoint_duration.observe(result.duration_s)
             metrics.checkpoint_last_success.set(time.time())
             metrics.checkpoint_last_step.set(result.step)
-            events.emit("checkpoint", step=result.step, url=result.url, duration_s=result.duration_s, blocked_s=result.blocked_s)
-            log.info("checkpoint step %d committed in %.2fs (loop blocked %.3fs)", result.step, result.duration_s, result.blocked_s)
+            events.emit(
+                "checkpoint", step=result.step, url=result.url, duration_s=result.duration_s, blocked_s=result.blocked_s
+            )
+            log.info(
+                "checkpoint step %d committed in %.2fs (loop blocked %.3fs)",
+                result.step,
+                result.duration_s,
+                result.blocked_s,
+            )
         else:
             metrics.checkpoint_failures.inc()
             events.emit("checkpoint_failed", step=result.step, error=result.error)
-            log.error("checkpoint step %d failed after %d attempts: %s (training goes on)", result.step, result.attempts, result.error)
+            log.error(
+                "checkpoint step %d failed after %d attempts: %s (training goes on)",
+                result.step,
+                result.attempts,
+                result.error,
+            )
         metrics.checkpoint_blocked.observe(result.blocked_s)
 
     checkpointer = Checkpointer(
-        CheckpointConfig(url=url, keep_last=ck.keep_last, every_steps=ck.interval_steps, every_seconds=ck.interval_seconds, async_save=ck.async_save),
+        CheckpointConfig(
+            url=url,
+            keep_last=ck.keep_last,
+            every_steps=ck.interval_steps,
+            every_seconds=ck.interval_seconds,
+            async_save=ck.async_save,
+        ),
         storage_options_from_env(url),
         on_result=on_result,
     )
-    state = TrainingState(model, optimizer, progress=progress, extra={"schedule": schedule}, per_rank=per_rank, spec_hash=job.spec_hash())
+    state = TrainingState(
+        model, optimizer, progress=progress, extra={"schedule": schedule}, per_rank=per_rank, spec_hash=job.spec_hash()
+    )
     info = checkpointer.load_latest(state)
     resumed_from = progress.step if info is not None else None
     if info is not None:
-        log.info("resumed from %s: step %d, epoch %d, position %d (written by %d ranks)", info.url, progress.step, progress.epoch, progress.position, info.manifest.world_size)
+        log.info(
+            "resumed from %s: step %d, epoch %d, position %d (written by %d ranks)",
+            info.url,
+            progress.step,
+            progress.epoch,
+            progress.position,
+            info.manifest.world_size,
+        )
         if state.loaded_spec_hash and state.loaded_spec_hash != job.spec_hash():
-            log.warning("the job spec changed since this checkpoint was written (hash %s -> %s)", state.loaded_spec_hash, job.spec_hash())
+            log.warning(
+                "the job spec changed since this checkpoint was written (hash %s -> %s)",
+                state.loaded_spec_hash,
+                job.spec_hash(),
+            )
 
     # ------------------------------------------------------------------ data
     storage = storage_options_from_env(s.data.sources[0])
     samples = list_samples(s.data.sources, storage_options=storage, format=s.data.format)
     spe = steps_per_epoch(len(samples), world, s.data.batch_size)
     if spe == 0:
-        raise ValueError(f"{len(samples)} images are fewer than one global batch ({world} x {s.data.batch_size}); add data or lower data.batchSize")
+        raise ValueError(
+            f"{len(samples)} images are fewer than one global batch ({world} x {s.data.batch_size}); add data or lower data.batchSize"
+        )
     global_batch = world * s.data.batch_size
     remaining_in_epoch = (len(samples) - progress.position) // global_batch
     planned = progress.step + remaining_in_epoch + (s.optim.epochs - progress.epoch - 1) * spe
@@ -208,21 +278,45 @@ def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None 
     schedule.peak_lr = scaled_lr(s.optim.base_lr, global_batch=global_batch, reference_batch=s.optim.reference_batch)
     schedule.total_steps = total_steps
     loader = build_loader(
-        samples, multicrop=multicrop_config(job), per_rank_batch=s.data.batch_size, rank=rank, world_size=world,
-        workers=s.data.loader_workers, prefetch_factor=s.data.prefetch_factor, seed=s.training.seed,
-        epoch=progress.epoch, start_position=progress.position, epochs=max(1, s.optim.epochs - progress.epoch),
+        samples,
+        multicrop=multicrop_config(job),
+        per_rank_batch=s.data.batch_size,
+        rank=rank,
+        world_size=world,
+        workers=s.data.loader_workers,
+        prefetch_factor=s.data.prefetch_factor,
+        seed=s.training.seed,
+        epoch=progress.epoch,
+        start_position=progress.position,
+        epochs=max(1, s.optim.epochs - progress.epoch),
         pin_memory=device.type == "cuda",
     )
     flops_per_image = step_flops(job)
     peak = peak_flops(torch.cuda.get_device_name(device), s.training.precision) if device.type == "cuda" else None
     metrics.restarts.set(runtime.restart_count)
     events.emit(
-        "start", total_steps=total_steps, steps_per_epoch=spe, world_size=world, num_samples=len(samples),
-        global_batch=global_batch, peak_lr=schedule.peak_lr, resumed_from=resumed_from, restart_count=runtime.restart_count,
+        "start",
+        total_steps=total_steps,
+        steps_per_epoch=spe,
+        world_size=world,
+        num_samples=len(samples),
+        global_batch=global_batch,
+        peak_lr=schedule.peak_lr,
+        resumed_from=resumed_from,
+        restart_count=runtime.restart_count,
     )
     log.info(
         "training %s: %d images, world %d, global batch %d, %d steps/epoch, steps %d -> %d, peak LR %.4g, device %s, %s",
-        job.name, len(samples), world, global_batch, spe, progress.step, total_steps, schedule.peak_lr, device, s.training.precision,
+        job.name,
+        len(samples),
+        world,
+        global_batch,
+        spe,
+        progress.step,
+        total_steps,
+        schedule.peak_lr,
+        device,
+        s.training.precision,
     )
 
     # ------------------------------------------------------------------ loop
@@ -251,7 +345,13 @@ def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None 
         waited = time.perf_counter() - t0
         crops = [c.to(device, non_blocking=True) for c in batch.crops]
         step = progress.step
-        lr = lr_at(step, peak_lr=schedule.peak_lr, warmup_steps=warmup_steps, total_steps=total_steps, final_lr_ratio=s.optim.final_lr_ratio)
+        lr = lr_at(
+            step,
+            peak_lr=schedule.peak_lr,
+            warmup_steps=warmup_steps,
+            total_steps=total_steps,
+            final_lr_ratio=s.optim.final_lr_ratio,
+        )
         set_lr_(optimizer, lr)
         model.head.normalize_prototypes_()
         loss = objective(model, crops, epoch=batch.epoch)
@@ -289,8 +389,26 @@ def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None 
             ips = window_images * world / elapsed if elapsed > 0 else 0.0
             wait_share = window_wait / elapsed if elapsed > 0 else 0.0
             mean_loss = _mean_across_ranks(loss_value, device)
-            log.info("step %d/%d epoch %d loss %.4f lr %.4g %.1f img/s data-wait %.1f%%", progress.step, total_steps, batch.epoch, mean_loss, lr, ips, 100 * wait_share)
-            events.emit("step", step=progress.step, epoch=batch.epoch, loss=mean_loss, lr=lr, images_per_s=ips, data_wait_share=wait_share, step_time_s=elapsed / max(1, window_steps))
+            log.info(
+                "step %d/%d epoch %d loss %.4f lr %.4g %.1f img/s data-wait %.1f%%",
+                progress.step,
+                total_steps,
+                batch.epoch,
+                mean_loss,
+                lr,
+                ips,
+                100 * wait_share,
+            )
+            events.emit(
+                "step",
+                step=progress.step,
+                epoch=batch.epoch,
+                loss=mean_loss,
+                lr=lr,
+                images_per_s=ips,
+                data_wait_share=wait_share,
+                step_time_s=elapsed / max(1, window_steps),
+            )
             window_t, window_images, window_wait, window_steps = time.perf_counter(), 0, 0.0, 0
 
         if checkpointer.should_save(progress.step) and progress.step < total_steps:
@@ -302,7 +420,9 @@ def train(job: SeerJob, runtime: Runtime, *, preemption: PreemptionWatch | None 
         budget = preemption.seconds_left(ck.preemption_budget_seconds)
         log.warning("stopping at step %d: final checkpoint (budget %.1fs)", progress.step, budget)
         checkpointer.wait(timeout_s=budget / 2)
-        final = checkpointer.save_now(state, loss=last_loss, timeout_s=max(1.0, preemption.seconds_left(ck.preemption_budget_seconds)))
+        final = checkpointer.save_now(
+            state, loss=last_loss, timeout_s=max(1.0, preemption.seconds_left(ck.preemption_budget_seconds))
+        )
         events.emit("preempted", step=progress.step, checkpoint_ok=final.ok)
         checkpointer.close()
         return result
@@ -358,7 +478,23 @@ def run_evaluation(job: SeerJob, model: SwAVModel, device: torch.device, rank: i
     if random_init is not None:
         init_weights_(random_init)
     train_set = load_image_folder(e.train_url, size=e.image_size, storage_options=storage_options_from_env(e.train_url))  # type: ignore[arg-type]
-    test_set = load_image_folder(e.test_url, size=e.image_size, storage_options=storage_options_from_env(e.test_url), classes=train_set.classes)  # type: ignore[arg-type]
-    scores = compare_with_random_init(trained, random_init, train_set, test_set, knn_k=e.knn_k, linear_epochs=e.linear_epochs, seed=job.spec.training.seed)
-    log.info("evaluation (%.1fs) on %d/%d held-out images: %s", time.perf_counter() - t0, len(train_set.labels), len(test_set.labels), scores)
+    test_set = load_image_folder(
+        e.test_url, size=e.image_size, storage_options=storage_options_from_env(e.test_url), classes=train_set.classes
+    )  # type: ignore[arg-type]
+    scores = compare_with_random_init(
+        trained,
+        random_init,
+        train_set,
+        test_set,
+        knn_k=e.knn_k,
+        linear_epochs=e.linear_epochs,
+        seed=job.spec.training.seed,
+    )
+    log.info(
+        "evaluation (%.1fs) on %d/%d held-out images: %s",
+        time.perf_counter() - t0,
+        len(train_set.labels),
+        len(test_set.labels),
+        scores,
+    )
     return {k: dict(v) for k, v in scores.items()}

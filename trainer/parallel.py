@@ -148,7 +148,9 @@ def parallelize(
         model.input_memory_format = torch.channels_last  # type: ignore[assignment]
     if mesh is not None:
         apply_fsdp(
-            model, mesh=mesh, precision=precision,
+            model,
+            mesh=mesh,
+            precision=precision,
             bn_fp32=bn_fp32 if bn_fp32 is not None else device.type == "cpu",
             reshard_after_forward=reshard_after_forward,
         )

@@ -61,7 +61,9 @@ def register_worker(runtime: Runtime, *, metrics_port: int | None) -> None:
     pids = runtime.run_dir / "pids"
     pids.mkdir(parents=True, exist_ok=True)
     (pids / f"rank-{runtime.rank}.pid").write_text(str(os.getpid()))
-    (pids / f"rank-{runtime.rank}.json").write_text(json.dumps({"pid": os.getpid(), "metrics_port": metrics_port, "local_rank": runtime.local_rank}))
+    (pids / f"rank-{runtime.rank}.json").write_text(
+        json.dumps({"pid": os.getpid(), "metrics_port": metrics_port, "local_rank": runtime.local_rank})
+    )
 
 
 def record_exit(runtime: Runtime, code: int, reason: str) -> None:

@@ -52,7 +52,9 @@ def load_job_from_env(job_file: str | None = None) -> SeerJob:
         return load_job(job_file)
     raw = os.environ.get(ENV_SPEC)
     if not raw:
-        raise SpecError(ENV_SPEC, [Problem("", f"no job: set {ENV_SPEC} (seerctl and the operator do) or pass --job FILE")])
+        raise SpecError(
+            ENV_SPEC, [Problem("", f"no job: set {ENV_SPEC} (seerctl and the operator do) or pass --job FILE")]
+        )
     return validate_document(json.loads(raw), source=ENV_SPEC)
 
 
@@ -61,5 +63,7 @@ def checkpoint_url(job: SeerJob, runtime: Runtime) -> str:
     if job.spec.checkpoint.url:
         return job.spec.checkpoint.url
     if runtime.run_dir is None:
-        raise SpecError(ENV_SPEC, [Problem("spec.checkpoint.url", "required outside a local run (e.g. s3://bucket/seer/<job>/)")])
+        raise SpecError(
+            ENV_SPEC, [Problem("spec.checkpoint.url", "required outside a local run (e.g. s3://bucket/seer/<job>/)")]
+        )
     return str(runtime.run_dir / "checkpoints")

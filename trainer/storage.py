@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 __all__ = ["Secret", "protocol_of", "redact", "storage_options_from_env"]
 
 # Keys whose values are credentials, wherever they appear in an options dict.
-_SECRET_KEYS = frozenset({"key", "secret", "token", "password", "aws_access_key_id", "aws_secret_access_key", "aws_session_token"})
+_SECRET_KEYS = frozenset(
+    {"key", "secret", "token", "password", "aws_access_key_id", "aws_secret_access_key", "aws_session_token"}
+)
 
 
 class Secret(str):

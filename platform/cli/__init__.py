@@ -27,13 +27,30 @@ class UserError(Exception):
 
 
 def _add_output(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json")) -> None:
-    p.add_argument("-o", "--output", choices=choices, default=choices[0], help=f"output format ({', '.join(choices)}; default {choices[0]})")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=choices,
+        default=choices[0],
+        help=f"output format ({', '.join(choices)}; default {choices[0]})",
+    )
 
 
 def _add_scheduler(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scheduler", "-s", choices=("local", "kubernetes"), default=None, help="where the job runs (default: `scheduler` in $SEER_HOME/config.yaml, else local)")
+    p.add_argument(
+        "--scheduler",
+        "-s",
+        choices=("local", "kubernetes"),
+        default=None,
+        help="where the job runs (default: `scheduler` in $SEER_HOME/config.yaml, else local)",
+    )
     p.add_argument("--context", default=None, help="kubeconfig context (kubernetes scheduler)")
-    p.add_argument("--namespace", "-n", default=None, help="namespace (kubernetes scheduler; default: the job file's or the configured one)")
+    p.add_argument(
+        "--namespace",
+        "-n",
+        default=None,
+        help="namespace (kubernetes scheduler; default: the job file's or the configured one)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,19 +61,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("submit", help="validate a job file and run it", description="Validate a job file and run it on a scheduler (local processes or Kubernetes).")
+    p = sub.add_parser(
+        "submit",
+        help="validate a job file and run it",
+        description="Validate a job file and run it on a scheduler (local processes or Kubernetes).",
+    )
     p.add_argument("file", help="YAML job file (see examples/quickstart.yaml)")
     _add_scheduler(p)
-    p.add_argument("--dry-run", action="store_true", help="print what would run (AppDef / command line, or the SeerJob resource) and exit")
-    p.add_argument("-o", "--output", choices=("text", "yaml", "json"), default="text", help="format of --dry-run output and of the submit result")
-    p.add_argument("--wait", "-w", action="store_true", help="follow the job until it ends, with a live progress display")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would run (AppDef / command line, or the SeerJob resource) and exit",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "yaml", "json"),
+        default="text",
+        help="format of --dry-run output and of the submit result",
+    )
+    p.add_argument(
+        "--wait", "-w", action="store_true", help="follow the job until it ends, with a live progress display"
+    )
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--resume", action="store_true", help="continue a finished, failed or cancelled job of the same name from its latest checkpoint")
-    mode.add_argument("--fresh", action="store_true", help="start a job whose name exists from scratch (the old local run is archived, not deleted)")
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a finished, failed or cancelled job of the same name from its latest checkpoint",
+    )
+    mode.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a job whose name exists from scratch (the old local run is archived, not deleted)",
+    )
 
     p = sub.add_parser("validate", help="check a job file and print it with defaults filled in")
     p.add_argument("file", help="YAML job file")
-    p.add_argument("-o", "--output", choices=("yaml", "json", "none"), default="none", help="print the validated job in this format")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("yaml", "json", "none"),
+        default="none",
+        help="print the validated job in this format",
+    )
 
     p = sub.add_parser("status", help="phase, step, last checkpoint and start time of a job")
     p.add_argument("name", help="job name (metadata.name)")
@@ -70,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="print a job's logs")
     p.add_argument("name", help="job name")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until the job ends")
-    p.add_argument("--rank", type=int, default=None, help="only this worker (local: global rank; kubernetes: worker pod index)")
+    p.add_argument(
+        "--rank", type=int, default=None, help="only this worker (local: global rank; kubernetes: worker pod index)"
+    )
     _add_scheduler(p)
 
     p = sub.add_parser("cancel", help="stop a job (workers write a final checkpoint first)")

@@ -145,8 +145,13 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
             while True:
                 st = backend.status(name)
                 progress.update(
-                    task, total=st.total_steps, completed=st.step or 0, phase=st.phase, loss=_fmt(st.loss, ".4f"),
-                    ips=_fmt(st.images_per_s, ".1f"), steps=f"{_fmt(st.step)}/{_fmt(st.total_steps)}",
+                    task,
+                    total=st.total_steps,
+                    completed=st.step or 0,
+                    phase=st.phase,
+                    loss=_fmt(st.loss, ".4f"),
+                    ips=_fmt(st.images_per_s, ".1f"),
+                    steps=f"{_fmt(st.step)}/{_fmt(st.total_steps)}",
                 )
                 if st.phase in ("Succeeded", "Failed", "Cancelled"):
                     break
@@ -156,7 +161,9 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
             st = backend.status(name)
             if not quiet and st.step is not None and st.step != last_step:
                 last_step = st.step
-                c.print(f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} {_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}")
+                c.print(
+                    f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} {_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}"
+                )
             if st.phase in ("Succeeded", "Failed", "Cancelled"):
                 break
             time.sleep(poll)
@@ -167,8 +174,13 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
 def _print_final(st: JobStatus, backend: Backend) -> None:
     c = console()
     style = "green" if st.phase == "Succeeded" else "red"
-    c.print(f"[{style}]{escape(st.name)} {st.phase}[/]" + (f": {escape(st.reason)} {escape(st.message)}" if st.phase != "Succeeded" else ""))
-    c.print(f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}")
+    c.print(
+        f"[{style}]{escape(st.name)} {st.phase}[/]"
+        + (f": {escape(st.reason)} {escape(st.message)}" if st.phase != "Succeeded" else "")
+    )
+    c.print(
+        f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}"
+    )
     ev = st.extra.get("eval")
     if ev:
         c.print("  " + escape(_eval_line(ev)))
@@ -201,12 +213,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     t = Table(show_header=False, box=None)
     rows = [
-        ("name", st.name), ("scheduler", st.scheduler), ("phase", st.phase + (f" ({st.reason})" if st.reason else "")),
+        ("name", st.name),
+        ("scheduler", st.scheduler),
+        ("phase", st.phase + (f" ({st.reason})" if st.reason else "")),
         ("message", st.message or "-"),
-        ("step", f"{_fmt(st.step)} / {_fmt(st.total_steps)}"), ("epoch", _fmt(st.epoch)), ("loss", _fmt(st.loss, ".4f")),
+        ("step", f"{_fmt(st.step)} / {_fmt(st.total_steps)}"),
+        ("epoch", _fmt(st.epoch)),
+        ("loss", _fmt(st.loss, ".4f")),
         ("images/s", _fmt(st.images_per_s, ".1f")),
         ("last checkpoint", f"step {_fmt(st.last_checkpoint_step)} at {_when(st.last_checkpoint_time)}"),
-        ("restarts", str(st.restarts)), ("started", _when(st.start_time)), ("finished", _when(st.completion_time)),
+        ("restarts", str(st.restarts)),
+        ("started", _when(st.start_time)),
+        ("finished", _when(st.completion_time)),
     ]
     if st.nodes_desired is not None:
         rows.insert(3, ("nodes", f"{_fmt(st.nodes_ready)}/{st.nodes_desired}"))
@@ -230,7 +248,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     t = Table("NAME", "PHASE", "STEP", "LOSS", "RESTARTS", "LAST CKPT", "STARTED")
     for j in jobs:
-        t.add_row(escape(j.name), j.phase, f"{_fmt(j.step)}/{_fmt(j.total_steps)}", _fmt(j.loss, ".4f"), str(j.restarts), _fmt(j.last_checkpoint_step), _when(j.start_time))
+        t.add_row(
+            escape(j.name),
+            j.phase,
+            f"{_fmt(j.step)}/{_fmt(j.total_steps)}",
+            _fmt(j.loss, ".4f"),
+            str(j.restarts),
+            _fmt(j.last_checkpoint_step),
+            _when(j.start_time),
+        )
     console().print(t)
     return 0
 
@@ -292,7 +318,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     t = Table("VARIANT", "PARAMS (M, fc)", "GFLOPs @224", "STAGE WIDTHS", "DEPTHS", "GROUP W", "SOURCE")
     for r in rows:
-        t.add_row(r["name"], f"{r['params_m']:.2f}", f"{r['gflops']:.2f}", str(r["stage_widths"]), str(r["stage_depths"]), str(r["group_width"]), r["source"])
+        t.add_row(
+            r["name"],
+            f"{r['params_m']:.2f}",
+            f"{r['gflops']:.2f}",
+            str(r["stage_widths"]),
+            str(r["stage_depths"]),
+            str(r["group_width"]),
+            r["source"],
+        )
     console().print(t)
     return 0
 

@@ -43,11 +43,19 @@ def status_of(doc: dict[str, Any]) -> JobStatus:
     phase = st.phase.value if hasattr(st.phase, "value") else str(st.phase)
     cond = st.condition(phase)
     return JobStatus(
-        name=doc["metadata"]["name"], scheduler="kubernetes", phase=phase,
-        reason=cond.reason if cond else "", message=cond.message if cond else "",
-        step=st.step, last_checkpoint_step=st.last_checkpoint_step, last_checkpoint_time=_ts(st.last_checkpoint_time),
-        start_time=_ts(st.start_time) or _ts(doc["metadata"].get("creationTimestamp")), completion_time=_ts(st.completion_time),
-        restarts=st.restarts, nodes_ready=st.nodes_ready, nodes_desired=st.nodes_desired,
+        name=doc["metadata"]["name"],
+        scheduler="kubernetes",
+        phase=phase,
+        reason=cond.reason if cond else "",
+        message=cond.message if cond else "",
+        step=st.step,
+        last_checkpoint_step=st.last_checkpoint_step,
+        last_checkpoint_time=_ts(st.last_checkpoint_time),
+        start_time=_ts(st.start_time) or _ts(doc["metadata"].get("creationTimestamp")),
+        completion_time=_ts(st.completion_time),
+        restarts=st.restarts,
+        nodes_ready=st.nodes_ready,
+        nodes_desired=st.nodes_desired,
         namespace=doc["metadata"].get("namespace"),
     )
 
@@ -55,7 +63,9 @@ def status_of(doc: dict[str, Any]) -> JobStatus:
 class KubernetesBackend:
     name = "kubernetes"
 
-    def __init__(self, *, context: str | None = None, namespace: str | None = None, client: SeerJobClient | None = None) -> None:
+    def __init__(
+        self, *, context: str | None = None, namespace: str | None = None, client: SeerJobClient | None = None
+    ) -> None:
         self.context = context
         self._namespace = namespace
         self._client = client
@@ -80,27 +90,41 @@ class KubernetesBackend:
         from torchx.runner import get_runner
 
         if not job.spec.checkpoint.url:
-            raise SubmitRefused("spec.checkpoint.url is required on Kubernetes: workers share no disk, so checkpoints go to object storage (e.g. s3://bucket/seer/" + job.name + "/)")
+            raise SubmitRefused(
+                "spec.checkpoint.url is required on Kubernetes: workers share no disk, so checkpoints go to object storage (e.g. s3://bucket/seer/"
+                + job.name
+                + "/)"
+            )
         local_sources = [u for u in job.spec.data.sources if "://" not in u or u.startswith("file://")]
         if local_sources:
-            raise SubmitRefused(f"spec.data.sources {local_sources} are local paths; on Kubernetes give object-storage URLs (s3://, gs://) the workers can read")
+            raise SubmitRefused(
+                f"spec.data.sources {local_sources} are local paths; on Kubernetes give object-storage URLs (s3://, gs://) the workers can read"
+            )
         existing = self.client.get(self.namespace, job.name)
         if existing is not None:
             phase = (existing.get("status") or {}).get("phase", "Pending")
             if phase not in TERMINAL:
-                raise JobExists(f"SeerJob {job.name!r} is already {phase.lower()} in namespace {self.namespace!r}; cancel it with `seerctl cancel {job.name} -s kubernetes` or pick another metadata.name")
+                raise JobExists(
+                    f"SeerJob {job.name!r} is already {phase.lower()} in namespace {self.namespace!r}; cancel it with `seerctl cancel {job.name} -s kubernetes` or pick another metadata.name"
+                )
             if fresh:
                 raise JobExists(
                     f"SeerJob {job.name!r} exists ({phase}). On Kubernetes checkpoints live at spec.checkpoint.url and a new job "
                     "resumes from them: to start over, point checkpoint.url at a new location and submit with --resume"
                 )
             if not resume:
-                raise JobExists(f"SeerJob {job.name!r} already exists ({phase}). Use --resume to run it again from its latest checkpoint")
+                raise JobExists(
+                    f"SeerJob {job.name!r} already exists ({phase}). Use --resume to run it again from its latest checkpoint"
+                )
             self.client.delete(self.namespace, job.name)
             self._wait_gone(job.name)
         app = build_appdef(job, target="kubernetes")
         with get_runner() as runner:
-            handle = runner.run(app, scheduler="kubernetes", cfg={"namespace": self.namespace, **({"context": self.context} if self.context else {})})
+            handle = runner.run(
+                app,
+                scheduler="kubernetes",
+                cfg={"namespace": self.namespace, **({"context": self.context} if self.context else {})},
+            )
         return handle.rsplit(":", 1)[-1].rstrip("/") if handle else job.name
 
     def _wait_gone(self, name: str, timeout_s: float = 60.0) -> None:
@@ -141,7 +165,11 @@ class KubernetesBackend:
     def describe(self, name: str) -> dict[str, Any]:
         doc = self._get(name)
         pods = [
-            {"name": p["metadata"]["name"], "phase": (p.get("status") or {}).get("phase"), "node": (p.get("spec") or {}).get("nodeName")}
+            {
+                "name": p["metadata"]["name"],
+                "phase": (p.get("status") or {}).get("phase"),
+                "node": (p.get("spec") or {}).get("nodeName"),
+            }
             for p in self.client.worker_pods(self.namespace, name)
         ]
         return {"status": status_of(doc).to_dict(), "resource": doc, "pods": pods}

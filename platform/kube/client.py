@@ -59,11 +59,17 @@ class SeerJobClient:
 
     def create(self, doc: dict[str, Any]) -> dict[str, Any]:
         ns = doc["metadata"]["namespace"]
-        return _json(self.custom.create_namespaced_custom_object(API_GROUP, API_VERSION, ns, PLURAL, doc, _preload_content=False))
+        return _json(
+            self.custom.create_namespaced_custom_object(API_GROUP, API_VERSION, ns, PLURAL, doc, _preload_content=False)
+        )
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return _json(self.custom.get_namespaced_custom_object(API_GROUP, API_VERSION, namespace, PLURAL, name, _preload_content=False))
+            return _json(
+                self.custom.get_namespaced_custom_object(
+                    API_GROUP, API_VERSION, namespace, PLURAL, name, _preload_content=False
+                )
+            )
         except ApiException as e:
             if e.status == 404:
                 return None
@@ -73,12 +79,16 @@ class SeerJobClient:
         if namespace is None:
             resp = self.custom.list_cluster_custom_object(API_GROUP, API_VERSION, PLURAL, _preload_content=False)
         else:
-            resp = self.custom.list_namespaced_custom_object(API_GROUP, API_VERSION, namespace, PLURAL, _preload_content=False)
+            resp = self.custom.list_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, PLURAL, _preload_content=False
+            )
         return _json(resp)["items"]
 
     def delete(self, namespace: str, name: str) -> bool:
         try:
-            self.custom.delete_namespaced_custom_object(API_GROUP, API_VERSION, namespace, PLURAL, name, _preload_content=False)
+            self.custom.delete_namespaced_custom_object(
+                API_GROUP, API_VERSION, namespace, PLURAL, name, _preload_content=False
+            )
         except ApiException as e:
             if e.status == 404:
                 return False
@@ -87,7 +97,11 @@ class SeerJobClient:
 
     def worker_pods(self, namespace: str, name: str) -> list[dict[str, Any]]:
         """Worker pods of a job, by slot then restart (the newest of a slot last)."""
-        items = _json(self.core.list_namespaced_pod(namespace, label_selector=f"{LABEL_JOB}={name},{LABEL_ROLE}=worker", _preload_content=False))["items"]
+        items = _json(
+            self.core.list_namespaced_pod(
+                namespace, label_selector=f"{LABEL_JOB}={name},{LABEL_ROLE}=worker", _preload_content=False
+            )
+        )["items"]
 
         def key(p: dict[str, Any]) -> tuple[int, int]:
             labels = p["metadata"].get("labels") or {}

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 from torchx.schedulers.api import DescribeAppResponse, ListAppResponse, Scheduler, Stream
-from torchx.specs import AppDef, AppDryRunInfo, AppState, Role, RoleStatus, ReplicaStatus, runopts
+from torchx.specs import AppDef, AppDryRunInfo, AppState, ReplicaStatus, Role, RoleStatus, runopts
 
 from seer.platform.kube.client import SeerJobClient, kubeconfig_namespace
 from seer.platform.kube.status import Phase
@@ -66,7 +66,9 @@ def job_from_appdef(app: AppDef, namespace: str) -> SeerJob:
             doc["metadata"]["namespace"] = namespace
             doc["metadata"].setdefault("name", _dns_name(app.name))
             return SeerJob.model_validate(doc)
-    raise ValueError(f"AppDef {app.name!r} has no role with {SPEC_ENV} in its env: build it with the Seer component (seer.platform.torchx_components)")
+    raise ValueError(
+        f"AppDef {app.name!r} has no role with {SPEC_ENV} in its env: build it with the Seer component (seer.platform.torchx_components)"
+    )
 
 
 def _dns_name(text: str) -> str:
@@ -87,7 +89,12 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
     def _run_opts(self) -> runopts:
         opts = runopts()
         opts.add("context", type_=str, default=None, help="kubeconfig context (default: the current one)")
-        opts.add("namespace", type_=str, default=None, help="namespace of the SeerJob (default: the context's, else 'default')")
+        opts.add(
+            "namespace",
+            type_=str,
+            default=None,
+            help="namespace of the SeerJob (default: the context's, else 'default')",
+        )
         return opts
 
     def _submit_dryrun(self, app: AppDef, cfg: dict[str, Any]) -> AppDryRunInfo[SeerJobRequest]:
@@ -117,7 +124,10 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
             for i, p in enumerate(self.client().worker_pods(namespace, name))
         ]
         return DescribeAppResponse(
-            app_id=app_id, state=state, num_restarts=int(status.get("restarts", 0)), msg=message or phase,
+            app_id=app_id,
+            state=state,
+            num_restarts=int(status.get("restarts", 0)),
+            msg=message or phase,
             roles=[Role(name="worker", image=(doc.get("spec") or {}).get("resources", {}).get("image", ""))],
             roles_statuses=[RoleStatus("worker", replicas)],
         )
@@ -125,8 +135,10 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
     def list(self) -> list[ListAppResponse]:
         namespace = kubeconfig_namespace(self._context)
         return [
-            ListAppResponse(app_id=f"{d['metadata']['namespace']}:{d['metadata']['name']}",
-                            state=PHASE_TO_STATE.get((d.get("status") or {}).get("phase", "Pending"), AppState.UNKNOWN))
+            ListAppResponse(
+                app_id=f"{d['metadata']['namespace']}:{d['metadata']['name']}",
+                state=PHASE_TO_STATE.get((d.get("status") or {}).get("phase", "Pending"), AppState.UNKNOWN),
+            )
             for d in self.client().list(namespace)
         ]
 
@@ -147,7 +159,11 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
     ) -> Iterable[str]:
         """Lines of the newest worker pod of node slot ``k`` (``-f``: ``should_tail``)."""
         namespace, name = parse_app_id(app_id)
-        pods = [p for p in self.client().worker_pods(namespace, name) if (p["metadata"].get("labels") or {}).get("seer.dev/worker-slot") == str(k)]
+        pods = [
+            p
+            for p in self.client().worker_pods(namespace, name)
+            if (p["metadata"].get("labels") or {}).get("seer.dev/worker-slot") == str(k)
+        ]
         if not pods:
             return iter(())
         pattern = re.compile(regex) if regex else None

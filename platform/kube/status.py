@@ -44,7 +44,10 @@ class Condition(_Doc):
 
     type: str = Field(description="Condition type: Running, Restarting, Suspended, Succeeded or Failed.")
     status: Literal["True", "False", "Unknown"] = Field(description="Whether the condition holds.")
-    reason: str = Field(default="", description="One CamelCase word saying why (e.g. WorkerEvicted, ApplicationError, RestartBudgetSpent).")
+    reason: str = Field(
+        default="",
+        description="One CamelCase word saying why (e.g. WorkerEvicted, ApplicationError, RestartBudgetSpent).",
+    )
     message: str = Field(default="", description="What happened, for people.")
     last_transition_time: str | None = Field(default=None, description="When `status` last changed (RFC 3339).")
 
@@ -52,16 +55,30 @@ class Condition(_Doc):
 class SeerJobStatus(_Doc):
     """What the operator observed and decided; the CRD's ``status`` subresource."""
 
-    phase: Phase = Field(default=Phase.pending, description="Pending, Running, Restarting, Succeeded, Failed or Suspended.")
+    phase: Phase = Field(
+        default=Phase.pending, description="Pending, Running, Restarting, Succeeded, Failed or Suspended."
+    )
     conditions: list[Condition] = Field(default_factory=list, description="Latest observations, one per type.")
     observed_generation: int | None = Field(default=None, description="The `metadata.generation` this status reflects.")
     nodes_ready: int = Field(default=0, description="Worker pods running and ready.", ge=0)
-    nodes_desired: int = Field(default=0, description="Worker pods wanted (`resources.nodes.max`; 0 while suspended or finished).", ge=0)
-    restarts: int = Field(default=0, description="Worker pods replaced after a retryable failure (counts against `restart.maxRestarts`).", ge=0)
-    last_checkpoint_step: int | None = Field(default=None, description="Step of the last committed checkpoint, as reported by the trainer.")
-    last_checkpoint_time: str | None = Field(default=None, description="When the last checkpoint was committed (RFC 3339).")
+    nodes_desired: int = Field(
+        default=0, description="Worker pods wanted (`resources.nodes.max`; 0 while suspended or finished).", ge=0
+    )
+    restarts: int = Field(
+        default=0,
+        description="Worker pods replaced after a retryable failure (counts against `restart.maxRestarts`).",
+        ge=0,
+    )
+    last_checkpoint_step: int | None = Field(
+        default=None, description="Step of the last committed checkpoint, as reported by the trainer."
+    )
+    last_checkpoint_time: str | None = Field(
+        default=None, description="When the last checkpoint was committed (RFC 3339)."
+    )
     step: int | None = Field(default=None, description="Current training step, as reported by the trainer.")
-    start_time: str | None = Field(default=None, description="When the job first ran with at least `nodes.min` ready workers (RFC 3339).")
+    start_time: str | None = Field(
+        default=None, description="When the job first ran with at least `nodes.min` ready workers (RFC 3339)."
+    )
     completion_time: str | None = Field(default=None, description="When the job succeeded or failed (RFC 3339).")
 
     @classmethod

@@ -79,71 +79,170 @@ def rows() -> tuple[Row, ...]:
     """The dashboard's content, top to bottom: what a training job's owner looks at first."""
     per_job = "{{seer_job}}"
     return (
-        Row("Throughput", (
-            Panel("Images per second", "Images processed per second by all ranks of the job (each image once, whatever its crops).", "short", (
-                Query(f"sum by (seer_job) (rate(seer_train_images_total{{{_JOB}}}[{_RATE}]))", per_job),
-            ), min=0),
-            Panel("Steps per second", "Optimizer steps per second (ranks step together: the fastest rank's count).", "short", (
-                Query(f"max by (seer_job) (rate(seer_train_steps_total{{{_JOB}}}[{_RATE}]))", per_job),
-            ), min=0),
-            Panel("Step time quantiles", "Wall time of one optimizer step (data wait included), over all ranks.", "s",
-                  _quantiles("seer_train_step_duration_seconds", (0.5, 0.9, 0.99)), min=0),
-            Panel("Data-wait share", "Share of step time spent waiting for the next batch; above 50% for long, SeerDataLoadingStarved fires.", "percentunit", (
-                Query(
-                    f"sum by (seer_job) (rate(seer_train_data_wait_seconds_total{{{_JOB}}}[{_RATE}]))"
-                    f" / sum by (seer_job) (rate(seer_train_step_duration_seconds_sum{{{_JOB}}}[{_RATE}]))",
-                    per_job,
+        Row(
+            "Throughput",
+            (
+                Panel(
+                    "Images per second",
+                    "Images processed per second by all ranks of the job (each image once, whatever its crops).",
+                    "short",
+                    (Query(f"sum by (seer_job) (rate(seer_train_images_total{{{_JOB}}}[{_RATE}]))", per_job),),
+                    min=0,
                 ),
-            ), min=0, max=1),
-            Panel("Model FLOPs utilization", "Achieved model FLOP/s over the accelerators' peak (reported only where the peak is known).", "percentunit", (
-                Query(f"avg by (seer_job) (seer_train_model_flops_utilization_ratio{{{_JOB}}})", per_job),
-            ), min=0),
-        )),
-        Row("Optimization", (
-            Panel("Loss", "SwAV loss of the last step, averaged over ranks.", "none", (
-                Query(f"avg by (seer_job) (seer_train_loss{{{_JOB}}})", per_job),
-            )),
-            Panel("Learning rate", "Learning rate of the last step (warmup, then cosine).", "none", (
-                Query(f"max by (seer_job) (seer_train_learning_rate{{{_JOB}}})", per_job),
-            ), min=0),
-            Panel("Step and epoch", "Optimizer step (continues across restarts) and epoch.", "none", (
-                Query(f"max by (seer_job) (seer_train_step{{{_JOB}}})", f"{per_job} step"),
-                Query(f"max by (seer_job) (seer_train_epoch{{{_JOB}}})", f"{per_job} epoch"),
-            ), min=0),
-            Panel("Corrupt images per second", "Images skipped because they could not be read or decoded.", "short", (
-                Query(f"sum by (seer_job) (rate(seer_train_corrupt_images_total{{{_JOB}}}[{_RATE}]))", per_job),
-            ), min=0),
-        )),
-        Row("Checkpoints", (
-            Panel("Checkpoint duration", "Time to write a checkpoint completely, and time the training loop was blocked by it.", "s",
-                  _quantiles("seer_checkpoint_save_duration_seconds", (0.5, 0.95), " save")
-                  + _quantiles("seer_checkpoint_blocked_seconds", (0.95,), " blocked"), min=0),
-            Panel("Checkpoint age", "Time since the last committed checkpoint; above an hour, SeerCheckpointStale fires.", "s", (
-                Query(f"time() - max by (seer_job) (seer_checkpoint_last_success_timestamp_seconds{{{_JOB}}} > 0)", per_job),
-            ), min=0),
-            Panel("Checkpointed step", "Step of the last committed checkpoint: where a restart resumes.", "none", (
-                Query(f"max by (seer_job) (seer_checkpoint_last_step{{{_JOB}}})", per_job),
-            ), min=0),
-            Panel("Checkpoint save failures", "Failed checkpoint saves in the last hour.", "short", (
-                Query(f"sum by (seer_job) (increase(seer_checkpoint_save_failures_total{{{_JOB}}}[1h]))", per_job),
-            ), min=0),
-        )),
-        Row("Job health", (
-            Panel("Restarts", "Restarts of the job's workers, counted by the operator and as seen by the trainer.", "short", (
-                Query(f"max by (seer_job) (seer_operator_job_restarts{{{_JOB}}})", f"{per_job} (operator)"),
-                Query(f"max by (seer_job) (seer_train_restarts{{{_JOB}}})", f"{per_job} (trainer)"),
-            ), min=0),
-            Panel("Nodes ready vs desired", "Worker nodes ready and desired by the operator; below desired for 15 minutes, SeerJobNodesMissing fires.", "short", (
-                Query(f"max by (seer_job) (seer_operator_job_nodes_ready{{{_JOB}}})", f"{per_job} ready"),
-                Query(f"max by (seer_job) (seer_operator_job_nodes_desired{{{_JOB}}})", f"{per_job} desired"),
-            ), min=0),
-            Panel("Operator reconciles", "Reconciliations per second by result, for all jobs.", "short", (
-                Query(f"sum by (result) (rate(seer_operator_reconciles_total[{_RATE}]))", "{{result}}"),
-            ), min=0),
-            Panel("Jobs by phase", "SeerJobs in each phase, for all jobs the operator watches.", "short", (
-                Query("sum by (phase) (seer_operator_jobs)", "{{phase}}"),
-            ), min=0),
-        )),
+                Panel(
+                    "Steps per second",
+                    "Optimizer steps per second (ranks step together: the fastest rank's count).",
+                    "short",
+                    (Query(f"max by (seer_job) (rate(seer_train_steps_total{{{_JOB}}}[{_RATE}]))", per_job),),
+                    min=0,
+                ),
+                Panel(
+                    "Step time quantiles",
+                    "Wall time of one optimizer step (data wait included), over all ranks.",
+                    "s",
+                    _quantiles("seer_train_step_duration_seconds", (0.5, 0.9, 0.99)),
+                    min=0,
+                ),
+                Panel(
+                    "Data-wait share",
+                    "Share of step time spent waiting for the next batch; above 50% for long, SeerDataLoadingStarved fires.",
+                    "percentunit",
+                    (
+                        Query(
+                            f"sum by (seer_job) (rate(seer_train_data_wait_seconds_total{{{_JOB}}}[{_RATE}]))"
+                            f" / sum by (seer_job) (rate(seer_train_step_duration_seconds_sum{{{_JOB}}}[{_RATE}]))",
+                            per_job,
+                        ),
+                    ),
+                    min=0,
+                    max=1,
+                ),
+                Panel(
+                    "Model FLOPs utilization",
+                    "Achieved model FLOP/s over the accelerators' peak (reported only where the peak is known).",
+                    "percentunit",
+                    (Query(f"avg by (seer_job) (seer_train_model_flops_utilization_ratio{{{_JOB}}})", per_job),),
+                    min=0,
+                ),
+            ),
+        ),
+        Row(
+            "Optimization",
+            (
+                Panel(
+                    "Loss",
+                    "SwAV loss of the last step, averaged over ranks.",
+                    "none",
+                    (Query(f"avg by (seer_job) (seer_train_loss{{{_JOB}}})", per_job),),
+                ),
+                Panel(
+                    "Learning rate",
+                    "Learning rate of the last step (warmup, then cosine).",
+                    "none",
+                    (Query(f"max by (seer_job) (seer_train_learning_rate{{{_JOB}}})", per_job),),
+                    min=0,
+                ),
+                Panel(
+                    "Step and epoch",
+                    "Optimizer step (continues across restarts) and epoch.",
+                    "none",
+                    (
+                        Query(f"max by (seer_job) (seer_train_step{{{_JOB}}})", f"{per_job} step"),
+                        Query(f"max by (seer_job) (seer_train_epoch{{{_JOB}}})", f"{per_job} epoch"),
+                    ),
+                    min=0,
+                ),
+                Panel(
+                    "Corrupt images per second",
+                    "Images skipped because they could not be read or decoded.",
+                    "short",
+                    (Query(f"sum by (seer_job) (rate(seer_train_corrupt_images_total{{{_JOB}}}[{_RATE}]))", per_job),),
+                    min=0,
+                ),
+            ),
+        ),
+        Row(
+            "Checkpoints",
+            (
+                Panel(
+                    "Checkpoint duration",
+                    "Time to write a checkpoint completely, and time the training loop was blocked by it.",
+                    "s",
+                    _quantiles("seer_checkpoint_save_duration_seconds", (0.5, 0.95), " save")
+                    + _quantiles("seer_checkpoint_blocked_seconds", (0.95,), " blocked"),
+                    min=0,
+                ),
+                Panel(
+                    "Checkpoint age",
+                    "Time since the last committed checkpoint; above an hour, SeerCheckpointStale fires.",
+                    "s",
+                    (
+                        Query(
+                            f"time() - max by (seer_job) (seer_checkpoint_last_success_timestamp_seconds{{{_JOB}}} > 0)",
+                            per_job,
+                        ),
+                    ),
+                    min=0,
+                ),
+                Panel(
+                    "Checkpointed step",
+                    "Step of the last committed checkpoint: where a restart resumes.",
+                    "none",
+                    (Query(f"max by (seer_job) (seer_checkpoint_last_step{{{_JOB}}})", per_job),),
+                    min=0,
+                ),
+                Panel(
+                    "Checkpoint save failures",
+                    "Failed checkpoint saves in the last hour.",
+                    "short",
+                    (
+                        Query(
+                            f"sum by (seer_job) (increase(seer_checkpoint_save_failures_total{{{_JOB}}}[1h]))", per_job
+                        ),
+                    ),
+                    min=0,
+                ),
+            ),
+        ),
+        Row(
+            "Job health",
+            (
+                Panel(
+                    "Restarts",
+                    "Restarts of the job's workers, counted by the operator and as seen by the trainer.",
+                    "short",
+                    (
+                        Query(f"max by (seer_job) (seer_operator_job_restarts{{{_JOB}}})", f"{per_job} (operator)"),
+                        Query(f"max by (seer_job) (seer_train_restarts{{{_JOB}}})", f"{per_job} (trainer)"),
+                    ),
+                    min=0,
+                ),
+                Panel(
+                    "Nodes ready vs desired",
+                    "Worker nodes ready and desired by the operator; below desired for 15 minutes, SeerJobNodesMissing fires.",
+                    "short",
+                    (
+                        Query(f"max by (seer_job) (seer_operator_job_nodes_ready{{{_JOB}}})", f"{per_job} ready"),
+                        Query(f"max by (seer_job) (seer_operator_job_nodes_desired{{{_JOB}}})", f"{per_job} desired"),
+                    ),
+                    min=0,
+                ),
+                Panel(
+                    "Operator reconciles",
+                    "Reconciliations per second by result, for all jobs.",
+                    "short",
+                    (Query(f"sum by (result) (rate(seer_operator_reconciles_total[{_RATE}]))", "{{result}}"),),
+                    min=0,
+                ),
+                Panel(
+                    "Jobs by phase",
+                    "SeerJobs in each phase, for all jobs the operator watches.",
+                    "short",
+                    (Query("sum by (phase) (seer_operator_jobs)", "{{phase}}"),),
+                    min=0,
+                ),
+            ),
+        ),
     )
 
 
@@ -169,7 +268,13 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
             "tooltip": {"mode": "multi", "sort": "desc"},
         },
         "targets": [
-            {"refId": chr(ord("A") + i), "datasource": dict(_DATASOURCE), "expr": q.expr, "legendFormat": q.legend, "range": True}
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": dict(_DATASOURCE),
+                "expr": q.expr,
+                "legendFormat": q.legend,
+                "range": True,
+            }
             for i, q in enumerate(panel.queries)
         ],
     }
@@ -212,7 +317,16 @@ def build_dashboard() -> dict[str, Any]:
     panels: list[dict[str, Any]] = []
     next_id, y = 1, 0
     for row in rows():
-        panels.append({"id": next_id, "type": "row", "title": row.title, "collapsed": False, "panels": [], "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}})
+        panels.append(
+            {
+                "id": next_id,
+                "type": "row",
+                "title": row.title,
+                "collapsed": False,
+                "panels": [],
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+            }
+        )
         next_id, y = next_id + 1, y + 1
         for i, panel in enumerate(row.panels):
             x = (i % _COLUMNS) * _PANEL_W
@@ -231,10 +345,19 @@ def build_dashboard() -> dict[str, Any]:
         "version": 1,
         "refresh": "30s",
         "time": {"from": "now-6h", "to": "now"},
-        "annotations": {"list": [{
-            "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
-            "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
-        }]},
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                }
+            ]
+        },
         "templating": _templating(),
         "panels": panels,
     }
@@ -270,7 +393,9 @@ def repo_root() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seer.platform.monitoring.dashboard", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m seer.platform.monitoring.dashboard", description=__doc__.splitlines()[0]
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true", help="write the dashboard file")
     mode.add_argument("--check", action="store_true", help="exit 1 if the dashboard file is out of date")

@@ -72,7 +72,9 @@ def moto() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_proxy(moto: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[tuple[FaultProxy, str]]:
+def s3_proxy(
+    moto: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[tuple[FaultProxy, str]]:
     """A fresh bucket on moto and a fault proxy in front of it; AWS_* point at the proxy.
 
     Yields ``(proxy, "s3://bucket")``.
@@ -81,7 +83,9 @@ def s3_proxy(moto: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixture
 
     env = s3_env(moto)
     bucket = "it-" + "".join(c for c in request.node.name.lower() if c.isalnum())[:40]
-    s3fs.S3FileSystem(key=env["AWS_ACCESS_KEY_ID"], secret=env["AWS_SECRET_ACCESS_KEY"], endpoint_url=moto, skip_instance_cache=True).mkdir(bucket)
+    s3fs.S3FileSystem(
+        key=env["AWS_ACCESS_KEY_ID"], secret=env["AWS_SECRET_ACCESS_KEY"], endpoint_url=moto, skip_instance_cache=True
+    ).mkdir(bucket)
     proxy = FaultProxy(int(moto.rsplit(":", 1)[1]))
     for name, value in s3_env(proxy.endpoint).items():
         monkeypatch.setenv(name, value)

@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 
 import yaml
 
-
 T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
@@ -72,7 +71,12 @@ def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str,
 def tiny_job(name: str, data_dir: Path | str, **spec_changes: Any) -> dict[str, Any]:
     """A SeerJob document for the tiny model on ``data_dir``; ``spec_changes`` merge into ``spec``."""
     spec = deep_merge(TINY_SPEC, {"data": {"sources": [str(data_dir)]}})
-    return {"apiVersion": "seer.dev/v1alpha1", "kind": "SeerJob", "metadata": {"name": name}, "spec": deep_merge(spec, spec_changes)}
+    return {
+        "apiVersion": "seer.dev/v1alpha1",
+        "kind": "SeerJob",
+        "metadata": {"name": name},
+        "spec": deep_merge(spec, spec_changes),
+    }
 
 
 def write_job(path: Path, document: Mapping[str, Any]) -> Path:
@@ -165,7 +169,11 @@ class LocalRun:
         return [e["step"] for e in self.events() if e.get("type") == "step"]
 
     def checkpoint_steps(self) -> list[int]:
-        return sorted(int(p.name.split("-")[1]) for p in (self.path / "checkpoints").glob("step-*") if (p / "manifest.json").exists())
+        return sorted(
+            int(p.name.split("-")[1])
+            for p in (self.path / "checkpoints").glob("step-*")
+            if (p / "manifest.json").exists()
+        )
 
     def worker_pid(self, rank: int) -> int | None:
         try:
@@ -189,7 +197,10 @@ class LocalRun:
         return wait_for(f"{self.name} to reach step {step}", reached)
 
     def wait_until_final(self) -> dict[str, Any]:
-        phase = wait_for(f"{self.name} to end", lambda: self.state().get("phase") in ("Succeeded", "Failed", "Cancelled") and self.state())
+        phase = wait_for(
+            f"{self.name} to end",
+            lambda: self.state().get("phase") in ("Succeeded", "Failed", "Cancelled") and self.state(),
+        )
         return phase
 
     def diagnostics(self) -> str:
@@ -251,14 +262,25 @@ class WorkerResult:
     def read(cls, path: Path) -> "WorkerResult":
         d = json.loads(path.read_text())
         return cls(
-            rank=d["rank"], world_size=d["world_size"], step=d["step"], preempted=d["preempted"], resumed_from=d["resumed_from"],
+            rank=d["rank"],
+            world_size=d["world_size"],
+            step=d["step"],
+            preempted=d["preempted"],
+            resumed_from=d["resumed_from"],
             losses={int(k): float(v) for k, v in d["losses"].items()},
             indices={int(k): list(v) for k, v in d["indices"].items()},
             epochs={int(k): int(v) for k, v in d["epochs"].items()},
         )
 
 
-def run_train(job_file: Path, out_dir: Path, *, nprocs: int, stop_after_step: int | None = None, env: Mapping[str, str] | None = None) -> list[WorkerResult]:
+def run_train(
+    job_file: Path,
+    out_dir: Path,
+    *,
+    nprocs: int,
+    stop_after_step: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[WorkerResult]:
     """Run ``train()`` on ``nprocs`` ranks (torchrun; in this process's interpreter) and return each rank's result."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("rank-*.json"):
@@ -267,7 +289,17 @@ def run_train(job_file: Path, out_dir: Path, *, nprocs: int, stop_after_step: in
     if stop_after_step is not None:
         cmd += ["--stop-after-step", str(stop_after_step)]
     if nprocs > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc-per-node", str(nprocs), *cmd[1:]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            str(nprocs),
+            *cmd[1:],
+        ]
     proc = subprocess.run(cmd, env=quiet_env(env), cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_S)
     if proc.returncode != 0:
         raise AssertionError(f"train run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

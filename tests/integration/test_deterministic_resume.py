@@ -17,13 +17,17 @@ def _assert_same_after(resumed: WorkerResult, reference: WorkerResult, k: int) -
     assert resumed.step == reference.step
     assert sorted(resumed.losses) == list(range(k + 1, reference.step + 1))
     # Bit-identical, not approximately equal: the same floats from the same computation.
-    assert resumed.losses == {s: reference.losses[s] for s in resumed.losses}, f"rank {resumed.rank}: losses after the resume differ"
+    assert resumed.losses == {s: reference.losses[s] for s in resumed.losses}, (
+        f"rank {resumed.rank}: losses after the resume differ"
+    )
     # ...from the same batches: the data position and order carried over.
     assert resumed.indices == {s: reference.indices[s] for s in resumed.losses}
 
 
 @pytest.mark.slow
-def test_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly(job_file: Callable[..., Path], tmp_path: Path) -> None:
+def test_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly(
+    job_file: Callable[..., Path], tmp_path: Path
+) -> None:
     # One rank, 160 images, batch 8, 2 epochs = 40 steps; stopped at 13 (final checkpoint on
     # the stop path, not a periodic one); the resumed part crosses the epoch boundary.
     straight = job_file("straight", checkpoint={"url": str(tmp_path / "ck-straight")})
@@ -40,12 +44,16 @@ def test_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly(job
 
 
 @pytest.mark.slow
-def test_two_ranks_resumed_from_a_periodic_async_checkpoint_reproduce_the_losses_exactly(job_file: Callable[..., Path], tmp_path: Path) -> None:
+def test_two_ranks_resumed_from_a_periodic_async_checkpoint_reproduce_the_losses_exactly(
+    job_file: Callable[..., Path], tmp_path: Path
+) -> None:
     # Two ranks (FSDP2), 10 steps/epoch, 2 epochs; async checkpoints every 5 steps. The run
     # is resumed from its own step-5 checkpoint, written in the background while training
     # went on: it must hold the state as of step 5, not a later one.
     url = tmp_path / "ck"
-    job = job_file("periodic", resources={"procsPerNode": 2}, checkpoint={"url": str(url), "intervalSteps": 5, "keepLast": 10})
+    job = job_file(
+        "periodic", resources={"procsPerNode": 2}, checkpoint={"url": str(url), "intervalSteps": 5, "keepLast": 10}
+    )
     reference = run_train(job, tmp_path / "straight", nprocs=2)
     assert [r.step for r in reference] == [20, 20]
 

@@ -28,9 +28,14 @@ def _mean_loss(ranks: list[WorkerResult], step: int) -> float:
 
 
 @pytest.mark.slow
-def test_two_to_one_to_two_ranks_continues_the_epoch_without_repeating_samples(job_file: Callable[..., Path], tmp_path: Path) -> None:
+def test_two_to_one_to_two_ranks_continues_the_epoch_without_repeating_samples(
+    job_file: Callable[..., Path], tmp_path: Path
+) -> None:
     url = str(tmp_path / "checkpoints")
-    jobs = {n: job_file(f"elastic{n}", resources={"procsPerNode": n}, checkpoint={"url": url, "intervalSteps": 100}) for n in (1, 2)}
+    jobs = {
+        n: job_file(f"elastic{n}", resources={"procsPerNode": n}, checkpoint={"url": url, "intervalSteps": 100})
+        for n in (1, 2)
+    }
     # 160 images, 8 per rank: 10 steps/epoch on 2 ranks, 20 on 1 rank; 2 epochs.
     a = run_train(jobs[2], tmp_path / "a", nprocs=2, stop_after_step=7)  # epoch 0, position 112
     b = run_train(jobs[1], tmp_path / "b", nprocs=1, stop_after_step=17)  # 6 steps finish epoch 0, 4 into epoch 1
@@ -50,9 +55,15 @@ def test_two_to_one_to_two_ranks_continues_the_epoch_without_repeating_samples(j
 
     # The loss continues: finite, and after each resume it stays near where it was instead
     # of jumping back towards the untrained level (a sign the weights did not carry over).
-    losses = [_mean_loss(a, s) for s in range(1, 8)] + [b[0].losses[s] for s in range(8, 18)] + [_mean_loss(c, s) for s in range(18, 26)]
+    losses = (
+        [_mean_loss(a, s) for s in range(1, 8)]
+        + [b[0].losses[s] for s in range(8, 18)]
+        + [_mean_loss(c, s) for s in range(18, 26)]
+    )
     assert all(math.isfinite(x) for x in losses)
     untrained = losses[0]
     for before, after in ((7, 8), (17, 18)):
         last, first = losses[before - 1], losses[after - 1]
-        assert abs(first - last) < 0.5 * abs(untrained - last), f"loss jumped from {last:.4f} to {first:.4f} across the resume at step {before}"
+        assert abs(first - last) < 0.5 * abs(untrained - last), (
+            f"loss jumped from {last:.4f} to {first:.4f} across the resume at step {before}"
+        )

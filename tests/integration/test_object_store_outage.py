@@ -70,14 +70,25 @@ def _objects(fs: Any, url: str) -> dict[str, tuple[int, str]]:
 @pytest.mark.services
 @pytest.mark.filterwarnings("ignore:torch.distributed is disabled")
 def test_store_outage_fails_one_save_training_goes_on_and_the_next_save_commits(
-    s3_proxy: tuple[FaultProxy, str], small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    s3_proxy: tuple[FaultProxy, str],
+    small_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import fsspec
 
     proxy, bucket = s3_proxy
     url = f"{bucket}/outage"
     # 1 rank, 20 steps: async saves after steps 4, 8 (store down), 12, 16 and a final one at 20.
-    job = validate_document(tiny_job("outage", small_data, optim={"epochs": 1}, checkpoint={"url": url, "intervalSteps": 4, "keepLast": 10, "asyncSave": True}))
+    job = validate_document(
+        tiny_job(
+            "outage",
+            small_data,
+            optim={"epochs": 1},
+            checkpoint={"url": url, "intervalSteps": 4, "keepLast": 10, "asyncSave": True},
+        )
+    )
     fs, _ = fsspec.core.url_to_fs(url, **storage_options_from_env(url))
     before: dict[str, Any] = {}
 
@@ -85,7 +96,11 @@ def test_store_outage_fails_one_save_training_goes_on_and_the_next_save_commits(
         before.update(_objects(fs, f"{url}/{step_dir_name(4)}"))
 
     real_build_loader = loop.build_loader
-    monkeypatch.setattr(loop, "build_loader", lambda *a, **kw: OutageDuringSave(real_build_loader(*a, **kw), proxy, down_at=8, on_up=snapshot_committed))
+    monkeypatch.setattr(
+        loop,
+        "build_loader",
+        lambda *a, **kw: OutageDuringSave(real_build_loader(*a, **kw), proxy, down_at=8, on_up=snapshot_committed),
+    )
     metrics = TrainerMetrics.create("outage", 0)
     runtime = Runtime(rank=0, local_rank=0, world_size=1, run_dir=tmp_path, restart_count=0, attempt=1)
 
@@ -96,7 +111,9 @@ def test_store_outage_fails_one_save_training_goes_on_and_the_next_save_commits(
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["step"] for e in events if e["type"] == "checkpoint_failed"] == [8]
     assert [e["step"] for e in events if e["type"] == "checkpoint"] == [4, 12, 16, 20]
-    failures = metrics.registry.get_sample_value("seer_checkpoint_save_failures_total", {"seer_job": "outage", "rank": "0"})
+    failures = metrics.registry.get_sample_value(
+        "seer_checkpoint_save_failures_total", {"seer_job": "outage", "rank": "0"}
+    )
     assert failures == 1
     assert any("checkpoint step 8" in r.getMessage() and "fail" in r.getMessage().lower() for r in caplog.records)
 

@@ -77,7 +77,9 @@ def test_preempted_workers_exit_retryable_and_the_supervisor_resumes_from_their_
     run.seerctl("submit", str(path))
     try:
         run.wait_for_step(2)
-        pids = wait_for("both workers' pid files", lambda: (p := [run.worker_pid(0), run.worker_pid(1)]) and all(p) and p)
+        pids = wait_for(
+            "both workers' pid files", lambda: (p := [run.worker_pid(0), run.worker_pid(1)]) and all(p) and p
+        )
         assert signal_pids(pids, signal.SIGTERM) == 2  # what a node drain / spot reclaim does
         final = run.wait_until_final()
         assert final["phase"] == "Succeeded"

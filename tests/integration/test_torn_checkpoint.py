@@ -15,11 +15,17 @@ from seer.trainer.checkpoint import MANIFEST_NAME, METADATA_NAME, step_dir_name
 
 
 def _complete(root: Path) -> list[int]:
-    return sorted(int(p.name.split("-")[1]) for p in root.glob("step-*") if (p / METADATA_NAME).exists() and (p / MANIFEST_NAME).exists())
+    return sorted(
+        int(p.name.split("-")[1])
+        for p in root.glob("step-*")
+        if (p / METADATA_NAME).exists() and (p / MANIFEST_NAME).exists()
+    )
 
 
 @pytest.mark.slow
-def test_torn_checkpoints_are_skipped_on_resume_and_collected_after_the_next_commit(job_file: Callable[..., Path], tmp_path: Path) -> None:
+def test_torn_checkpoints_are_skipped_on_resume_and_collected_after_the_next_commit(
+    job_file: Callable[..., Path], tmp_path: Path
+) -> None:
     ckpt = tmp_path / "checkpoints"
     job = job_file("torn", checkpoint={"url": str(ckpt), "intervalSteps": 5, "keepLast": 3})
     first = run_train(job, tmp_path / "first", nprocs=1, stop_after_step=10)

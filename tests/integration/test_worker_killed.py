@@ -19,7 +19,9 @@ def test_killed_worker_is_restarted_and_the_job_finishes_from_the_last_checkpoin
 ) -> None:
     interval = 4
     # 3 epochs of 10 steps (160 images, 2 ranks x 8): the kill lands well before the end.
-    path = job_file("killed", resources={"procsPerNode": 2}, optim={"epochs": 3}, checkpoint={"intervalSteps": interval})
+    path = job_file(
+        "killed", resources={"procsPerNode": 2}, optim={"epochs": 3}, checkpoint={"intervalSteps": interval}
+    )
     kill_at = random.Random(4).randint(interval + 1, 12)  # random, but the same in every CI run
     run = local_run("killed")
     run.seerctl("submit", str(path))

@@ -50,27 +50,39 @@ class Cluster:
         return self.custom.create_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", doc)
 
     def job(self, name: str) -> dict[str, Any] | None:
-        return next((j for j in self.emulator.objects("seer.dev", "seerjobs", NS) if j["metadata"]["name"] == name), None)
+        return next(
+            (j for j in self.emulator.objects("seer.dev", "seerjobs", NS) if j["metadata"]["name"] == name), None
+        )
 
     def status(self, name: str) -> dict[str, Any]:
         return (self.job(name) or {}).get("status") or {}
 
     def pods(self, job: str, role: str = "worker") -> list[dict[str, Any]]:
         return sorted(
-            (p for p in self.emulator.objects("", "pods", NS)
-             if p["metadata"]["labels"].get("seer.dev/job-name") == job and p["metadata"]["labels"].get("seer.dev/role") == role),
+            (
+                p
+                for p in self.emulator.objects("", "pods", NS)
+                if p["metadata"]["labels"].get("seer.dev/job-name") == job
+                and p["metadata"]["labels"].get("seer.dev/role") == role
+            ),
             key=lambda p: p["metadata"]["name"],
         )
 
     def services(self, job: str) -> list[dict[str, Any]]:
-        return [s for s in self.emulator.objects("", "services", NS) if s["metadata"]["labels"].get("seer.dev/job-name") == job]
+        return [
+            s
+            for s in self.emulator.objects("", "services", NS)
+            if s["metadata"]["labels"].get("seer.dev/job-name") == job
+        ]
 
     # ---- the kubelet's part
     def set_pod_status(self, name: str, status: dict[str, Any]) -> None:
         self.core.patch_namespaced_pod_status(name, NS, {"status": status})
 
     def run_pod(self, name: str, ip: str = "127.0.0.1") -> None:
-        self.set_pod_status(name, {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]})
+        self.set_pod_status(
+            name, {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}
+        )
 
     def run_all(self, job: str) -> None:
         for pod in self.pods(job) + self.pods(job, "rendezvous"):
@@ -78,20 +90,41 @@ class Cluster:
                 self.run_pod(pod["metadata"]["name"])
 
     def exit_pod(self, name: str, code: int, reason: str = "Error") -> None:
-        self.set_pod_status(name, {
-            "phase": "Succeeded" if code == 0 else "Failed",
-            "conditions": [{"type": "Ready", "status": "False"}],
-            "containerStatuses": [{"name": "trainer", "ready": False, "restartCount": 0, "image": "i", "imageID": "",
-                                   "state": {"terminated": {"exitCode": code, "reason": reason}}}],
-        })
+        self.set_pod_status(
+            name,
+            {
+                "phase": "Succeeded" if code == 0 else "Failed",
+                "conditions": [{"type": "Ready", "status": "False"}],
+                "containerStatuses": [
+                    {
+                        "name": "trainer",
+                        "ready": False,
+                        "restartCount": 0,
+                        "image": "i",
+                        "imageID": "",
+                        "state": {"terminated": {"exitCode": code, "reason": reason}},
+                    }
+                ],
+            },
+        )
 
     def evict_pod(self, name: str) -> None:
-        self.set_pod_status(name, {
-            "phase": "Failed", "reason": "Evicted",
-            "conditions": [{"type": "Ready", "status": "False"},
-                           {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
-                            "message": "Eviction API: evicting"}],
-        })
+        self.set_pod_status(
+            name,
+            {
+                "phase": "Failed",
+                "reason": "Evicted",
+                "conditions": [
+                    {"type": "Ready", "status": "False"},
+                    {
+                        "type": "DisruptionTarget",
+                        "status": "True",
+                        "reason": "EvictionByEvictionAPI",
+                        "message": "Eviction API: evicting",
+                    },
+                ],
+            },
+        )
 
     def events(self, job: str) -> list[dict[str, Any]]:
         return [e for e in self.emulator.objects("", "events", NS) if e.get("involvedObject", {}).get("name") == job]

@@ -13,28 +13,43 @@ def pod(phase="Failed", reason=None, code=None, term_reason="Error", disruption=
     if reason:
         status["reason"] = reason
     if disruption:
-        status["conditions"].append({"type": "DisruptionTarget", "status": "True", "reason": disruption,
-                                     "lastTransitionTime": "2025-01-01T00:00:10Z"})
+        status["conditions"].append(
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": disruption,
+                "lastTransitionTime": "2025-01-01T00:00:10Z",
+            }
+        )
     if code is not None:
-        status["containerStatuses"] = [{"name": "trainer", "state": {"terminated": {"exitCode": code, "reason": term_reason,
-                                                                                     "finishedAt": "2025-01-01T00:00:05Z"}}}]
+        status["containerStatuses"] = [
+            {
+                "name": "trainer",
+                "state": {
+                    "terminated": {"exitCode": code, "reason": term_reason, "finishedAt": "2025-01-01T00:00:05Z"}
+                },
+            }
+        ]
     return {"metadata": {"name": "w"}, "status": status}
 
 
-@pytest.mark.parametrize("case, retryable, reason, cause", [
-    (pod(disruption="PreemptionByScheduler", code=1), True, "Preempted", RestartReason.preemption),
-    (pod(phase="Running", disruption="EvictionByEvictionAPI"), True, "Evicted", RestartReason.eviction),
-    (pod(disruption="DeletionByTaintManager"), True, "NodeLost", RestartReason.node_loss),
-    (pod(reason="Evicted"), True, "Evicted", RestartReason.eviction),
-    (pod(reason="NodeLost"), True, "NodeLost", RestartReason.node_loss),
-    (pod(code=137, term_reason="OOMKilled"), True, "OOMKilled", RestartReason.oom_kill),
-    (pod(code=75), True, "Preempted", RestartReason.preemption),
-    (pod(code=143), True, "Signaled", RestartReason.signal),
-    (pod(code=137), True, "Signaled", RestartReason.signal),
-    (pod(code=1), False, "ApplicationError", None),
-    (pod(code=127), False, "ApplicationError", None),
-    (pod(), True, "NodeLost", RestartReason.node_loss),
-])
+@pytest.mark.parametrize(
+    "case, retryable, reason, cause",
+    [
+        (pod(disruption="PreemptionByScheduler", code=1), True, "Preempted", RestartReason.preemption),
+        (pod(phase="Running", disruption="EvictionByEvictionAPI"), True, "Evicted", RestartReason.eviction),
+        (pod(disruption="DeletionByTaintManager"), True, "NodeLost", RestartReason.node_loss),
+        (pod(reason="Evicted"), True, "Evicted", RestartReason.eviction),
+        (pod(reason="NodeLost"), True, "NodeLost", RestartReason.node_loss),
+        (pod(code=137, term_reason="OOMKilled"), True, "OOMKilled", RestartReason.oom_kill),
+        (pod(code=75), True, "Preempted", RestartReason.preemption),
+        (pod(code=143), True, "Signaled", RestartReason.signal),
+        (pod(code=137), True, "Signaled", RestartReason.signal),
+        (pod(code=1), False, "ApplicationError", None),
+        (pod(code=127), False, "ApplicationError", None),
+        (pod(), True, "NodeLost", RestartReason.node_loss),
+    ],
+)
 def test_failed_pods_are_classified(case, retryable, reason, cause):
     fc = classify_pod_failure(case)
     assert (fc.retryable, fc.reason, fc.cause) == (retryable, reason, cause)

@@ -12,16 +12,25 @@ from seer.operators.children import rendezvous_pod, rendezvous_service, worker_p
 from seer.operators.kubeapi import KubeApi  # noqa: F401  (import check: the edge loads)
 from seer.platform.spec import SeerJob
 
-JOB = SeerJob.model_validate({
-    "metadata": {"name": "big", "namespace": "research", "labels": {"team": "vision"}},
-    "spec": {
-        "resources": {"nodes": {"min": 2, "max": 8}, "procsPerNode": 8, "gpusPerNode": 8, "cpu": "96", "memory": "1000Gi",
-                      "nodeSelector": {"pool": "h100"}, "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-                      "priorityClassName": "training"},
-        "storage": {"secretName": "s3-creds", "endpointUrl": "http://minio:9000", "region": "us-east-1"},
-        "checkpoint": {"url": "s3://ckpt/big", "preemptionBudgetSeconds": 60},
-    },
-})
+JOB = SeerJob.model_validate(
+    {
+        "metadata": {"name": "big", "namespace": "research", "labels": {"team": "vision"}},
+        "spec": {
+            "resources": {
+                "nodes": {"min": 2, "max": 8},
+                "procsPerNode": 8,
+                "gpusPerNode": 8,
+                "cpu": "96",
+                "memory": "1000Gi",
+                "nodeSelector": {"pool": "h100"},
+                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                "priorityClassName": "training",
+            },
+            "storage": {"secretName": "s3-creds", "endpointUrl": "http://minio:9000", "region": "us-east-1"},
+            "checkpoint": {"url": "s3://ckpt/big", "preemptionBudgetSeconds": 60},
+        },
+    }
+)
 UID = "0d9b5a1e-1111-2222-3333-444455556666"
 
 
@@ -51,8 +60,14 @@ def test_worker_pod_runs_torchrun_against_the_rendezvous_service():
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
     assert pod["spec"]["terminationGracePeriodSeconds"] == 75
     assert pod["spec"]["nodeSelector"] == {"pool": "h100"} and pod["spec"]["priorityClassName"] == "training"
-    assert pod["metadata"]["ownerReferences"][0] == {"apiVersion": "seer.dev/v1alpha1", "kind": "SeerJob", "name": "big",
-                                                     "uid": UID, "controller": True, "blockOwnerDeletion": True}
+    assert pod["metadata"]["ownerReferences"][0] == {
+        "apiVersion": "seer.dev/v1alpha1",
+        "kind": "SeerJob",
+        "name": "big",
+        "uid": UID,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def test_worker_environment_carries_spec_restart_count_and_secret_references():

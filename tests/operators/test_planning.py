@@ -16,7 +16,9 @@ UID = "u-1"
 
 
 def job(**spec):
-    return SeerJob.model_validate({"metadata": {"name": "j"}, "spec": {"resources": {"nodes": {"min": 2, "max": 3}}, **spec}})
+    return SeerJob.model_validate(
+        {"metadata": {"name": "j"}, "spec": {"resources": {"nodes": {"min": 2, "max": 3}}, **spec}}
+    )
 
 
 def running(p, ready=True):
@@ -25,8 +27,15 @@ def running(p, ready=True):
 
 
 def failed(p, code, at=NOW - timedelta(seconds=60)):
-    p["status"] = {"phase": "Failed", "containerStatuses": [{"name": "trainer", "state": {"terminated": {
-        "exitCode": code, "finishedAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")}}}]}
+    p["status"] = {
+        "phase": "Failed",
+        "containerStatuses": [
+            {
+                "name": "trainer",
+                "state": {"terminated": {"exitCode": code, "finishedAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")}},
+            }
+        ],
+    }
     return p
 
 
@@ -52,7 +61,9 @@ def test_reconciling_what_exists_creates_nothing():
     assert p.status.phase == Phase.running and p.status.nodes_ready == 3 and not p.delete
 
 
-@pytest.mark.parametrize("ready, phase", [(3, Phase.running), (2, Phase.running), (1, Phase.pending), (0, Phase.pending)])
+@pytest.mark.parametrize(
+    "ready, phase", [(3, Phase.running), (2, Phase.running), (1, Phase.pending), (0, Phase.pending)]
+)
 def test_phase_follows_ready_workers_against_min(ready, phase):
     j = job()
     pods = [running(worker_pod(j, UID, s, 0), ready=s < ready) for s in range(3)]
@@ -70,7 +81,11 @@ def test_retryable_failure_is_replaced_with_next_restart_suffix_after_backoff():
 
 def test_backoff_postpones_the_replacement_and_asks_to_come_back():
     j = job(restart={"backoffSeconds": 10, "maxBackoffSeconds": 100})
-    pods = [running(worker_pod(j, UID, 0, 3)), running(worker_pod(j, UID, 1, 0)), failed(worker_pod(j, UID, 2, 0), 137, at=NOW - timedelta(seconds=5))]
+    pods = [
+        running(worker_pod(j, UID, 0, 3)),
+        running(worker_pod(j, UID, 1, 0)),
+        failed(worker_pod(j, UID, 2, 0), 137, at=NOW - timedelta(seconds=5)),
+    ]
     p = plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=3))  # 10 * 2**3 = 80 s backoff
     assert "j-worker-2-4" not in names(p.create) and p.requeue_after == pytest.approx(75)
 
@@ -104,9 +119,16 @@ def test_cause_not_in_retry_on_is_fatal():
 def test_restart_count_recovers_from_an_unrecorded_replacement():
     """Operator died after creating j-worker-2-1 but before writing restarts=1."""
     j = job(restart={"backoffSeconds": 0, "maxBackoffSeconds": 0})
-    pods = [running(worker_pod(j, UID, 0, 0)), running(worker_pod(j, UID, 1, 0)), failed(worker_pod(j, UID, 2, 0), 137), worker_pod(j, UID, 2, 1)]
+    pods = [
+        running(worker_pod(j, UID, 0, 0)),
+        running(worker_pod(j, UID, 1, 0)),
+        failed(worker_pod(j, UID, 2, 0), 137),
+        worker_pod(j, UID, 2, 1),
+    ]
     p = plan(j, pods, SeerJobStatus(phase=Phase.running))
-    assert p.status.restarts == 1 and not [m for m in p.create if m["kind"] == "Pod" and "worker" in m["metadata"]["name"]]
+    assert p.status.restarts == 1 and not [
+        m for m in p.create if m["kind"] == "Pod" and "worker" in m["metadata"]["name"]
+    ]
     assert [d.name for d in p.delete] == ["j-worker-2-0"]
 
 
@@ -136,4 +158,6 @@ def test_conditions_flip_with_transitions():
     pods[1]["status"]["conditions"][0]["status"] = "False"
     second = desired_children(j, UID, 1, first.status, Observed(pods=tuple(pods)), NOW)
     assert second.status.phase == Phase.restarting
-    assert second.status.condition("Running").status == "False" and second.status.condition("Restarting").status == "True"
+    assert (
+        second.status.condition("Running").status == "False" and second.status.condition("Restarting").status == "True"
+    )

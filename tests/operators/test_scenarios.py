@@ -68,7 +68,7 @@ def test_spent_restart_budget_fails_the_job(cluster, operator):
     wait_for(lambda: cluster.pods("delta"))
     for attempt in range(3):  # 2 restarts allowed: the third failure ends it
         name = f"delta-worker-0-{attempt}"
-        wait_for(lambda: name in _names(cluster.pods("delta")), what=name)
+        wait_for(lambda: name in _names(cluster.pods("delta")), what=name)  # noqa: B023 - called within the iteration
         cluster.run_pod(name)
         cluster.exit_pod(name, 137)
     wait_for(lambda: cluster.status("delta").get("phase") == "Failed", what="Failed")
@@ -93,12 +93,20 @@ def test_suspend_stops_workers_gracefully_and_resume_recreates_them(cluster, ope
     wait_for(lambda: len(cluster.pods("zeta")) == 2)
     cluster.run_all("zeta")
     wait_for(lambda: cluster.status("zeta").get("phase") == "Running")
-    cluster.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "zeta", {"spec": {"suspend": True}})
+    cluster.custom.patch_namespaced_custom_object(
+        "seer.dev", "v1alpha1", NS, "seerjobs", "zeta", {"spec": {"suspend": True}}
+    )
     wait_for(lambda: not cluster.pods("zeta") and not cluster.pods("zeta", "rendezvous"), what="workers stopped")
     wait_for(lambda: cluster.status("zeta").get("phase") == "Suspended")
-    graces = [d["body"].get("gracePeriodSeconds") for d in cluster.emulator.emulator.deletions if d["name"].startswith("zeta-worker")]
+    graces = [
+        d["body"].get("gracePeriodSeconds")
+        for d in cluster.emulator.emulator.deletions
+        if d["name"].startswith("zeta-worker")
+    ]
     assert graces == [55, 55]  # the checkpoint budget plus the shutdown margin
-    cluster.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "zeta", {"spec": {"suspend": False}})
+    cluster.custom.patch_namespaced_custom_object(
+        "seer.dev", "v1alpha1", NS, "seerjobs", "zeta", {"spec": {"suspend": False}}
+    )
     wait_for(lambda: len(cluster.pods("zeta")) == 2, what="workers recreated")
     cluster.run_all("zeta")
     wait_for(lambda: cluster.status("zeta").get("phase") == "Running")
@@ -126,6 +134,7 @@ def test_operator_restart_mid_flight_creates_no_duplicates(cluster, kubeconfig):
     with kopf.testing.KopfRunner(OPERATOR_ARGS, timeout=30):
         wait_for(lambda: cluster.status("theta").get("observedGeneration") == 1)
         import time
+
         time.sleep(1.5)  # a resync round after the restart: it must create nothing new
     names = _names(cluster.pods("theta"))
     assert sorted(names) == ["theta-worker-0-1", "theta-worker-1-0", "theta-worker-2-0"]
@@ -137,9 +146,21 @@ def test_operator_restart_mid_flight_creates_no_duplicates(cluster, kubeconfig):
 def test_fifty_jobs_at_once_are_all_reconciled(cluster, operator):
     for i in range(50):
         cluster.submit(f"many-{i}", resources={"nodes": {"min": 1, "max": 2}})
-    wait_for(lambda: len([p for p in cluster.emulator.objects("", "pods", NS) if p["metadata"]["labels"]["seer.dev/role"] == "worker"]) == 100,
-             timeout=120, what="100 worker pods")
+    wait_for(
+        lambda: (
+            len(
+                [
+                    p
+                    for p in cluster.emulator.objects("", "pods", NS)
+                    if p["metadata"]["labels"]["seer.dev/role"] == "worker"
+                ]
+            )
+            == 100
+        ),
+        timeout=120,
+        what="100 worker pods",
+    )
     for i in range(50):
-        wait_for(lambda: cluster.status(f"many-{i}").get("phase") == "Pending", what=f"status of many-{i}")
+        wait_for(lambda: cluster.status(f"many-{i}").get("phase") == "Pending", what=f"status of many-{i}")  # noqa: B023 - called within the iteration
     names = [p["metadata"]["name"] for p in cluster.emulator.objects("", "pods", NS)]
     assert len(names) == len(set(names)) == 150  # 2 workers + 1 rendezvous pod each, no duplicates

@@ -32,7 +32,15 @@ def test_the_spec_travels_whole_in_the_environment(tmp_path: Path):
 
 
 def test_kubernetes_app_uses_elastic_c10d_rendezvous_and_the_image():
-    j = job(resources={"nodes": {"min": 2, "max": 4}, "procsPerNode": 8, "gpusPerNode": 8, "memory": "64Gi", "image": "reg/seer:1"})
+    j = job(
+        resources={
+            "nodes": {"min": 2, "max": 4},
+            "procsPerNode": 8,
+            "gpusPerNode": 8,
+            "memory": "64Gi",
+            "image": "reg/seer:1",
+        }
+    )
     role = build_appdef(j, target="kubernetes").roles[0]
     assert role.entrypoint == "torchrun" and role.image == "reg/seer:1"
     assert role.args[role.args.index("--nnodes") + 1] == "2:4"
@@ -78,8 +86,13 @@ def test_torchx_cli_runs_the_component_by_name(tmp_path: Path):
     f = tmp_path / "job.yaml"
     f.write_text(job(resources={"procsPerNode": 2}).to_yaml())
     torchx = Path(sys.executable).parent / "torchx"
-    out = subprocess.run([str(torchx), "run", "--dryrun", "-s", "local_cwd", "seer.train", "--job_file", str(f)],
-                         capture_output=True, text=True, timeout=120, env={**os.environ, "SEER_HOME": str(tmp_path / "home")})
+    out = subprocess.run(
+        [str(torchx), "run", "--dryrun", "-s", "local_cwd", "seer.train", "--job_file", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SEER_HOME": str(tmp_path / "home")},
+    )
     assert out.returncode == 0, out.stderr
     assert "torch.distributed.run" in out.stdout + out.stderr and "seer.trainer" in out.stdout + out.stderr
 

@@ -73,7 +73,11 @@ def test_defaults_come_from_the_spec_including_factories():
     spec = _schema()["properties"]["spec"]["properties"]
     assert spec["restart"]["default"] == {}
     assert spec["restart"]["properties"]["retryOn"]["default"] == [
-        "preemption", "eviction", "nodeLoss", "oomKill", "signal"
+        "preemption",
+        "eviction",
+        "nodeLoss",
+        "oomKill",
+        "signal",
     ]
     assert spec["swav"]["properties"]["crops"]["properties"]["sizes"]["default"] == [224, 96]
     assert spec["resources"]["properties"]["nodes"]["properties"]["min"]["default"] == 1
@@ -82,7 +86,12 @@ def test_defaults_come_from_the_spec_including_factories():
 def test_printer_columns_and_names():
     crd = build_crd()
     names = crd["spec"]["names"]
-    assert (names["kind"], names["plural"], names["singular"], names["shortNames"]) == ("SeerJob", "seerjobs", "seerjob", ["sj"])
+    assert (names["kind"], names["plural"], names["singular"], names["shortNames"]) == (
+        "SeerJob",
+        "seerjobs",
+        "seerjob",
+        ["sj"],
+    )
     columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
     assert columns == ["Phase", "Ready", "Desired", "Step", "Restarts", "Age"]
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
@@ -110,7 +119,9 @@ def test_schema_rejects_unknown_keys_and_out_of_range_values():
 def test_status_schema_accepts_what_the_operator_writes():
     validator = _validator()
     doc = SeerJob.model_validate({"metadata": {"name": "x"}}).to_document()
-    status = SeerJobStatus(phase=Phase.running, nodes_ready=2, nodes_desired=2, restarts=1, step=40, start_time="2025-01-01T00:00:00Z")
+    status = SeerJobStatus(
+        phase=Phase.running, nodes_ready=2, nodes_desired=2, restarts=1, step=40, start_time="2025-01-01T00:00:00Z"
+    )
     doc["status"] = status.to_document()
     validator.validate(doc)
     doc["status"]["phase"] = "Exploded"

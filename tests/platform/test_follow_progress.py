@@ -26,7 +26,16 @@ def test_live_progress_renders_before_the_total_is_known_and_reports_the_end(mon
     states = [
         JobStatus(name="j", scheduler="local", phase="Pending"),
         JobStatus(name="j", scheduler="local", phase="Running", step=5, total_steps=10, loss=2.5, images_per_s=100.0),
-        JobStatus(name="j", scheduler="local", phase="Succeeded", step=10, total_steps=10, loss=2.0, images_per_s=120.0, last_checkpoint_step=10),
+        JobStatus(
+            name="j",
+            scheduler="local",
+            phase="Succeeded",
+            step=10,
+            total_steps=10,
+            loss=2.0,
+            images_per_s=120.0,
+            last_checkpoint_step=10,
+        ),
     ]
     code = commands.follow(ScriptedBackend(states), "j", poll=0.01)
     text = out.getvalue()

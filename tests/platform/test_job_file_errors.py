@@ -110,7 +110,9 @@ def test_queue_shorter_than_global_batch_is_contradictory():
 
 
 def test_crop_counts_not_matching_crop_sizes():
-    p = only_problem("metadata: {name: demo}\nspec:\n  swav:\n    crops: {sizes: [224, 96], counts: [2], minScale: [0.14, 0.05], maxScale: [1, 0.14]}\n")
+    p = only_problem(
+        "metadata: {name: demo}\nspec:\n  swav:\n    crops: {sizes: [224, 96], counts: [2], minScale: [0.14, 0.05], maxScale: [1, 0.14]}\n"
+    )
     assert p.path == "spec.swav.crops"
     assert "`counts` has 1 entries but `sizes` has 2" in p.message
 
@@ -143,7 +145,14 @@ def test_several_problems_are_all_reported_at_once():
 
 def run_seerctl(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SEER_HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "seer.platform.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "seer.platform.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(

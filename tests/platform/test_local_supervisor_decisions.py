@@ -31,12 +31,26 @@ def ex(*codes):
     ],
 )
 def test_decision_table(succeeded, exits, cancel, restarts, action, reason):
-    d = decide(app_succeeded=succeeded, exits=exits, expected_ranks=2, cancel_requested=cancel, restarts_so_far=restarts, restart=R)
+    d = decide(
+        app_succeeded=succeeded,
+        exits=exits,
+        expected_ranks=2,
+        cancel_requested=cancel,
+        restarts_so_far=restarts,
+        restart=R,
+    )
     assert (d.action, d.reason) == (action, reason), d
 
 
 def test_an_application_error_names_the_rank_and_code():
-    d = decide(app_succeeded=False, exits=[WorkerExit(0, EXIT_RETRYABLE), WorkerExit(1, EXIT_FAILED, "ValueError: boom")], expected_ranks=2, cancel_requested=False, restarts_so_far=0, restart=R)
+    d = decide(
+        app_succeeded=False,
+        exits=[WorkerExit(0, EXIT_RETRYABLE), WorkerExit(1, EXIT_FAILED, "ValueError: boom")],
+        expected_ranks=2,
+        cancel_requested=False,
+        restarts_so_far=0,
+        restart=R,
+    )
     assert "rank 1" in d.message and "ValueError: boom" in d.message
 
 
@@ -45,5 +59,12 @@ def test_backoff_doubles_and_is_capped():
 
 
 def test_restart_decision_carries_the_backoff():
-    d = decide(app_succeeded=False, exits=ex(EXIT_RETRYABLE, EXIT_RETRYABLE), expected_ranks=2, cancel_requested=False, restarts_so_far=1, restart=R)
+    d = decide(
+        app_succeeded=False,
+        exits=ex(EXIT_RETRYABLE, EXIT_RETRYABLE),
+        expected_ranks=2,
+        cancel_requested=False,
+        restarts_so_far=1,
+        restart=R,
+    )
     assert d.action == "restart" and d.backoff_seconds == 2

@@ -24,5 +24,11 @@ def test_every_subpackage_is_listed_in_pyproject():
 def test_the_three_roots_have_no_init_so_stdlib_platform_still_imports():
     for folder in ROOTS:
         assert not (ROOT / folder / "__init__.py").exists()
-    out = subprocess.run([sys.executable, "-c", "import platform; print(platform.system())"], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import platform; print(platform.system())"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip()

@@ -14,8 +14,15 @@ from seer.platform.plot import plot_run
 
 def _events(n: int = 60) -> list[dict]:
     return [
-        {"step": 10 * i, "epoch": i // 20, "loss": 8.0 * math.exp(-i / 30) + 1.0, "lr": min(1.0, i / 10) * 0.3,
-         "images_per_s": 500.0 + 20 * math.sin(i), "data_wait_share": 0.1, "time": 1_700_000_000.0 + 5 * i}
+        {
+            "step": 10 * i,
+            "epoch": i // 20,
+            "loss": 8.0 * math.exp(-i / 30) + 1.0,
+            "lr": min(1.0, i / 10) * 0.3,
+            "images_per_s": 500.0 + 20 * math.sin(i),
+            "data_wait_share": 0.1,
+            "time": 1_700_000_000.0 + 5 * i,
+        }
         for i in range(n)
     ]
 
@@ -27,7 +34,9 @@ def _non_white_share(path) -> float:
 
 
 def test_plot_writes_a_non_trivial_png(tmp_path):
-    out = plot_run(_events(), [{"step": 200, "time": 1.0}, {"step": 400, "time": 2.0}], tmp_path / "run.png", title="quickstart")
+    out = plot_run(
+        _events(), [{"step": 200, "time": 1.0}, {"step": 400, "time": 2.0}], tmp_path / "run.png", title="quickstart"
+    )
     assert out == tmp_path / "run.png"
     with Image.open(out) as image:
         assert image.format == "PNG"

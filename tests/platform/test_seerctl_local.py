@@ -21,8 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = {
     "metadata": {"name": "tiny"},
     "spec": {
-        "model": {"variant": None, "design": {"depth": 2, "w0": 8, "wa": 8.0, "wm": 2.0, "groupWidth": 8, "stemWidth": 8}, "head": {"hiddenDim": 32, "outputDim": 16}},
-        "swav": {"numPrototypes": 10, "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1.0, 0.3]}, "freezePrototypesSteps": 0},
+        "model": {
+            "variant": None,
+            "design": {"depth": 2, "w0": 8, "wa": 8.0, "wm": 2.0, "groupWidth": 8, "stemWidth": 8},
+            "head": {"hiddenDim": 32, "outputDim": 16},
+        },
+        "swav": {
+            "numPrototypes": 10,
+            "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1.0, 0.3]},
+            "freezePrototypesSteps": 0,
+        },
         "optim": {"epochs": 1, "warmupEpochs": 0, "maxSteps": 6},
         "data": {"batchSize": 8, "loaderWorkers": 0},
         "checkpoint": {"intervalSteps": 3, "keepLast": 2},
@@ -59,7 +67,14 @@ def write_job(tmp_path: Path, digits: Path, **spec_updates) -> Path:
 
 
 def seerctl(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "seer.platform.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "seer.platform.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.slow
@@ -109,16 +124,31 @@ def test_a_running_name_is_refused_and_cancel_checkpoints_and_stops(tmp_path: Pa
 
     assert seerctl(env, "cancel", "tiny").returncode == 0
     deadline = time.monotonic() + 120
-    while (st := json.loads(seerctl(env, "status", "tiny", "-o", "json").stdout))["phase"] not in ("Cancelled", "Failed", "Succeeded"):
+    while (st := json.loads(seerctl(env, "status", "tiny", "-o", "json").stdout))["phase"] not in (
+        "Cancelled",
+        "Failed",
+        "Succeeded",
+    ):
         assert time.monotonic() < deadline, st
         time.sleep(0.5)
     assert st["phase"] == "Cancelled"
-    assert st["last_checkpoint_step"] is not None and st["last_checkpoint_step"] >= st["step"], "cancel writes a final checkpoint"
+    assert st["last_checkpoint_step"] is not None and st["last_checkpoint_step"] >= st["step"], (
+        "cancel writes a final checkpoint"
+    )
 
     # --resume continues from that checkpoint.
-    resumed = seerctl(env, "submit", str(write_job(tmp_path, digits, optim={"maxSteps": st["step"] + 2, "epochs": 100})), "--resume", "--wait")
+    resumed = seerctl(
+        env,
+        "submit",
+        str(write_job(tmp_path, digits, optim={"maxSteps": st["step"] + 2, "epochs": 100})),
+        "--resume",
+        "--wait",
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    events = [json.loads(line) for line in (Path(env["SEER_HOME"]) / "runs" / "tiny" / "events.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line)
+        for line in (Path(env["SEER_HOME"]) / "runs" / "tiny" / "events.jsonl").read_text().splitlines()
+    ]
     starts = [e for e in events if e["type"] == "start"]
     assert starts[-1]["resumed_from"] == st["last_checkpoint_step"]
 
@@ -126,7 +156,18 @@ def test_a_running_name_is_refused_and_cancel_checkpoints_and_stops(tmp_path: Pa
 def test_every_verb_has_complete_help():
     parser = build_parser()
     verbs = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert set(verbs) >= {"submit", "status", "logs", "list", "cancel", "describe", "schema", "models", "plot", "validate"}
+    assert set(verbs) >= {
+        "submit",
+        "status",
+        "logs",
+        "list",
+        "cancel",
+        "describe",
+        "schema",
+        "models",
+        "plot",
+        "validate",
+    }
     for name, sub in verbs.items():
         text = sub.format_help()
         for action in sub._actions:

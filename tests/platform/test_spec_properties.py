@@ -13,18 +13,58 @@ from hypothesis import strategies as st
 from seer.platform.loading import SpecError, parse_job, validate_document
 from seer.platform.spec import SeerJob
 
-KEYS = ["metadata", "spec", "name", "model", "variant", "swav", "crops", "sizes", "counts", "minScale", "maxScale",
-        "numPrototypes", "queue", "length", "optim", "baseLr", "epochs", "data", "batchSize", "sources", "resources",
-        "nodes", "min", "max", "procsPerNode", "checkpoint", "keepLast", "restart", "maxRestarts", "eval", "enabled",
-        "typo", "batch_size", "design", "depth", "w0"]
+KEYS = [
+    "metadata",
+    "spec",
+    "name",
+    "model",
+    "variant",
+    "swav",
+    "crops",
+    "sizes",
+    "counts",
+    "minScale",
+    "maxScale",
+    "numPrototypes",
+    "queue",
+    "length",
+    "optim",
+    "baseLr",
+    "epochs",
+    "data",
+    "batchSize",
+    "sources",
+    "resources",
+    "nodes",
+    "min",
+    "max",
+    "procsPerNode",
+    "checkpoint",
+    "keepLast",
+    "restart",
+    "maxRestarts",
+    "eval",
+    "enabled",
+    "typo",
+    "batch_size",
+    "design",
+    "depth",
+    "w0",
+]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-10, max_value=10_000), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.sampled_from(["demo", "regnety_400mf", "lars", "bf16", "s3://b/x", "Bad_Name"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-10, max_value=10_000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["demo", "regnety_400mf", "lars", "bf16", "s3://b/x", "Bad_Name"]),
 )
 values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.sampled_from(KEYS), children, max_size=5)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.sampled_from(KEYS), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
@@ -55,10 +95,26 @@ def test_random_documents_validate_or_fail_cleanly(doc):
     spec=st.fixed_dictionaries(
         {},
         optional={
-            "data": st.fixed_dictionaries({}, optional={"batchSize": st.integers(-5, 5000), "loaderWorkers": st.integers(-1, 200)}),
-            "resources": st.fixed_dictionaries({}, optional={"nodes": st.fixed_dictionaries({"min": st.integers(0, 10), "max": st.integers(0, 10)}), "procsPerNode": st.integers(0, 10)}),
-            "swav": st.fixed_dictionaries({}, optional={"queue": st.fixed_dictionaries({"length": st.integers(-1, 10_000)}), "assignmentCrops": st.lists(st.integers(-1, 9), max_size=3)}),
-            "optim": st.fixed_dictionaries({}, optional={"epochs": st.integers(-1, 50), "warmupEpochs": st.floats(-1, 60)}),
+            "data": st.fixed_dictionaries(
+                {}, optional={"batchSize": st.integers(-5, 5000), "loaderWorkers": st.integers(-1, 200)}
+            ),
+            "resources": st.fixed_dictionaries(
+                {},
+                optional={
+                    "nodes": st.fixed_dictionaries({"min": st.integers(0, 10), "max": st.integers(0, 10)}),
+                    "procsPerNode": st.integers(0, 10),
+                },
+            ),
+            "swav": st.fixed_dictionaries(
+                {},
+                optional={
+                    "queue": st.fixed_dictionaries({"length": st.integers(-1, 10_000)}),
+                    "assignmentCrops": st.lists(st.integers(-1, 9), max_size=3),
+                },
+            ),
+            "optim": st.fixed_dictionaries(
+                {}, optional={"epochs": st.integers(-1, 50), "warmupEpochs": st.floats(-1, 60)}
+            ),
         },
     ),
 )

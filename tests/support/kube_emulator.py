@@ -61,16 +61,29 @@ DEFAULT_KINDS = (
     Kind("", "v1", "configmaps", "ConfigMap"),
     Kind("", "v1", "namespaces", "Namespace", namespaced=False, subresources=("status",)),
     Kind("events.k8s.io", "v1", "events", "Event"),
-    Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False, subresources=("status",)),
+    Kind(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        subresources=("status",),
+    ),
 )
 
 
 def kind_from_crd(crd: dict[str, Any]) -> Kind:
     spec = crd["spec"]
     version = next(v for v in spec["versions"] if v.get("storage"))
-    return Kind(spec["group"], version["name"], spec["names"]["plural"], spec["names"]["kind"],
-                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                subresources=tuple(version.get("subresources", {})), short_names=tuple(spec["names"].get("shortNames", [])))
+    return Kind(
+        spec["group"],
+        version["name"],
+        spec["names"]["plural"],
+        spec["names"]["kind"],
+        namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+        subresources=tuple(version.get("subresources", {})),
+        short_names=tuple(spec["names"].get("shortNames", [])),
+    )
 
 
 class ApiError(Exception):
@@ -99,7 +112,9 @@ def merge_patch(target: Any, patch: Any) -> Any:
 def json_patch(target: Any, ops: list[dict[str, Any]]) -> Any:
     doc = copy.deepcopy(target)
     for op in ops:
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")] if op["path"] else []
+        parts = (
+            [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")] if op["path"] else []
+        )
         parent = doc
         for part in parts[:-1]:
             parent = parent[int(part)] if isinstance(parent, list) else parent.setdefault(part, {})
@@ -222,7 +237,18 @@ class _Request:
             resource = _Resource(group, version, rest[0])
             name = rest[1] if len(rest) > 1 else None
             subresource = "/".join(rest[2:]) or None
-        return cls(raw.method.upper(), raw.path, dict(raw.query), dict(raw.headers), data, resource, namespace, name, subresource, raw)
+        return cls(
+            raw.method.upper(),
+            raw.path,
+            dict(raw.query),
+            dict(raw.headers),
+            data,
+            resource,
+            namespace,
+            name,
+            subresource,
+            raw,
+        )
 
 
 class KubeEmulator(kmock.KubernetesEmulator):
@@ -253,8 +279,11 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
     def objects(self, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Snapshot of stored objects (deep copies), for assertions."""
-        return [copy.deepcopy(o) for (g, p, ns, _), o in list(self.store.items())
-                if g == group and p == plural and (namespace is None or ns == namespace)]
+        return [
+            copy.deepcopy(o)
+            for (g, p, ns, _), o in list(self.store.items())
+            if g == group and p == plural and (namespace is None or ns == namespace)
+        ]
 
     # ------------------------------------------------------------------- internals
 
@@ -272,7 +301,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
         return obj
 
     async def _emit(self, kind: Kind, type_: str, obj: dict[str, Any]) -> None:
-        self.events_log.append((int(obj["metadata"]["resourceVersion"]), type_, (kind.group, kind.plural), copy.deepcopy(obj)))
+        self.events_log.append(
+            (int(obj["metadata"]["resourceVersion"]), type_, (kind.group, kind.plural), copy.deepcopy(obj))
+        )
         async with self.changed:
             self.changed.notify_all()
 
@@ -280,7 +311,11 @@ class KubeEmulator(kmock.KubernetesEmulator):
         res = request.resource
         kind = self.kinds.get((res.group, res.version, res.plural))
         if kind is None:
-            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({res.group}/{res.version} {res.plural})")
+            raise ApiError(
+                404,
+                "NotFound",
+                f"the server could not find the requested resource ({res.group}/{res.version} {res.plural})",
+            )
         return kind
 
     def _key(self, kind: Kind, namespace: str | None, name: str) -> tuple[str, str, str | None, str]:
@@ -309,7 +344,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 return self._json(self._list(request, kind))
             if method == "GET" and request.subresource == "log":
                 pod = self._get(kind, request.namespace, request.name)
-                return aiohttp.web.Response(text=self.logs.get((pod["metadata"]["namespace"], request.name), ""), content_type="text/plain")
+                return aiohttp.web.Response(
+                    text=self.logs.get((pod["metadata"]["namespace"], request.name), ""), content_type="text/plain"
+                )
             if method == "GET":
                 return self._json(self._get(kind, request.namespace, request.name))
             if method == "POST":
@@ -324,8 +361,18 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 return self._json(await self._delete(request, kind))
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
         except ApiError as e:
-            return self._json({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-                               "code": e.code, "reason": e.reason, "message": e.message}, status=e.code)
+            return self._json(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Status",
+                    "metadata": {},
+                    "status": "Failure",
+                    "code": e.code,
+                    "reason": e.reason,
+                    "message": e.message,
+                },
+                status=e.code,
+            )
 
     @staticmethod
     def _json(payload: Any, status: int = 200) -> aiohttp.web.Response:
@@ -334,13 +381,22 @@ class KubeEmulator(kmock.KubernetesEmulator):
     def _list(self, request: _Request, kind: Kind) -> dict[str, Any]:
         labels = request.params.get("labelSelector", "")
         fields = request.params.get("fieldSelector", "")
-        items = [copy.deepcopy(o) for (g, p, ns, _), o in self.store.items()
-                 if g == kind.group and p == kind.plural
-                 and (request.namespace is None or ns == request.namespace)
-                 and _match_labels(o["metadata"].get("labels") or {}, labels)
-                 and _match_fields(o, fields)]
+        items = [
+            copy.deepcopy(o)
+            for (g, p, ns, _), o in self.store.items()
+            if g == kind.group
+            and p == kind.plural
+            and (request.namespace is None or ns == request.namespace)
+            and _match_labels(o["metadata"].get("labels") or {}, labels)
+            and _match_fields(o, fields)
+        ]
         items.sort(key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
-        return {"apiVersion": kind.api_version, "kind": f"{kind.kind}List", "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+        return {
+            "apiVersion": kind.api_version,
+            "kind": f"{kind.kind}List",
+            "metadata": {"resourceVersion": str(self.rv)},
+            "items": items,
+        }
 
     async def _watch(self, request: _Request, kind: Kind) -> aiohttp.web.StreamResponse:
         raw = request.raw
@@ -419,8 +475,12 @@ class KubeEmulator(kmock.KubernetesEmulator):
             new = merge_patch(current, body)
             wanted_rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
         if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {kind.plural} "{request.name}": '
-                                            "the object has been modified; please apply your changes to the latest version and try again")
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {kind.plural} "{request.name}": '
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         has_status = "status" in kind.subresources
         if request.subresource == "status":
             new = {**current, "status": new.get("status")}
@@ -432,7 +492,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
         for immutable in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp", "generation"):
             if immutable in current["metadata"]:
                 meta[immutable] = current["metadata"][immutable]
-        if {k: v for k, v in new.items() if k not in ("metadata", "status")} != {k: v for k, v in current.items() if k not in ("metadata", "status")}:
+        if {k: v for k, v in new.items() if k not in ("metadata", "status")} != {
+            k: v for k, v in current.items() if k not in ("metadata", "status")
+        }:
             meta["generation"] = current["metadata"].get("generation", 1) + 1
         self._put_raw(kind, new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -443,7 +505,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
     async def _delete(self, request: _Request, kind: Kind) -> dict[str, Any]:
         obj = self._get(kind, request.namespace, request.name)
-        self.deletions.append({"plural": kind.plural, "namespace": request.namespace, "name": request.name, "body": request.data or {}})
+        self.deletions.append(
+            {"plural": kind.plural, "namespace": request.namespace, "name": request.name, "body": request.data or {}}
+        )
         if obj["metadata"].get("finalizers"):
             if not obj["metadata"].get("deletionTimestamp"):
                 obj["metadata"]["deletionTimestamp"] = _now()
@@ -469,7 +533,7 @@ class KubeEmulator(kmock.KubernetesEmulator):
         meta["resourceVersion"] = self._next_rv()
         await self._emit(kind, "DELETED", obj)
         uid = meta.get("uid")
-        for (g, p, ns, name), child in list(self.store.items()):
+        for (g, p, _ns, _name), child in list(self.store.items()):
             if any(ref.get("uid") == uid for ref in child["metadata"].get("ownerReferences") or []):
                 child_kind = next(k for k in self.kinds.values() if (k.group, k.plural) == (g, p))
                 if child["metadata"].get("finalizers"):
@@ -489,36 +553,75 @@ class KubeEmulator(kmock.KubernetesEmulator):
         if path in ("", "/"):
             return self._json({"paths": ["/api", "/api/v1", "/apis", "/version"] + [f"/apis/{g}" for g in groups if g]})
         if path == "/version":
-            return self._json({"major": "1", "minor": "31", "gitVersion": "v1.31.0-seer-emulator", "platform": "linux/amd64"})
+            return self._json(
+                {"major": "1", "minor": "31", "gitVersion": "v1.31.0-seer-emulator", "platform": "linux/amd64"}
+            )
         if path == "/api":
             return self._json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if path == "/apis":
-            return self._json({"apiVersion": "v1", "kind": "APIGroupList", "groups": [
-                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in sorted(vs)],
-                 "preferredVersion": {"groupVersion": f"{g}/{sorted(vs)[-1]}", "version": sorted(vs)[-1]}}
-                for g, vs in sorted(groups.items()) if g]})
+            return self._json(
+                {
+                    "apiVersion": "v1",
+                    "kind": "APIGroupList",
+                    "groups": [
+                        {
+                            "name": g,
+                            "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in sorted(vs)],
+                            "preferredVersion": {"groupVersion": f"{g}/{sorted(vs)[-1]}", "version": sorted(vs)[-1]},
+                        }
+                        for g, vs in sorted(groups.items())
+                        if g
+                    ],
+                }
+            )
         parts = path.strip("/").split("/")
         if parts[0] == "apis" and len(parts) == 2:
             vs = sorted(groups.get(parts[1], ()))
             if not vs:
                 raise ApiError(404, "NotFound", f"group {parts[1]} not found")
-            return self._json({"apiVersion": "v1", "kind": "APIGroup", "name": parts[1],
-                               "versions": [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in vs],
-                               "preferredVersion": {"groupVersion": f"{parts[1]}/{vs[-1]}", "version": vs[-1]}})
+            return self._json(
+                {
+                    "apiVersion": "v1",
+                    "kind": "APIGroup",
+                    "name": parts[1],
+                    "versions": [{"groupVersion": f"{parts[1]}/{v}", "version": v} for v in vs],
+                    "preferredVersion": {"groupVersion": f"{parts[1]}/{vs[-1]}", "version": vs[-1]},
+                }
+            )
         group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2] if len(parts) > 2 else "")
         kinds = [k for k in self.kinds.values() if (k.group, k.version) == (group, version)]
         if not kinds:
             raise ApiError(404, "NotFound", f"{path} not found")
         resources = []
         for k in kinds:
-            resources.append({"name": k.plural, "singularName": k.kind.lower(), "namespaced": k.namespaced, "kind": k.kind,
-                              "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-                              "shortNames": list(k.short_names)})
+            resources.append(
+                {
+                    "name": k.plural,
+                    "singularName": k.kind.lower(),
+                    "namespaced": k.namespaced,
+                    "kind": k.kind,
+                    "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                    "shortNames": list(k.short_names),
+                }
+            )
             for sub in k.subresources:
-                resources.append({"name": f"{k.plural}/{sub}", "singularName": "", "namespaced": k.namespaced, "kind": k.kind,
-                                  "verbs": ["get"] if sub == "log" else ["get", "patch", "update"]})
-        return self._json({"apiVersion": "v1", "kind": "APIResourceList", "groupVersion": f"{group}/{version}" if group else version, "resources": resources})
-        
+                resources.append(
+                    {
+                        "name": f"{k.plural}/{sub}",
+                        "singularName": "",
+                        "namespaced": k.namespaced,
+                        "kind": k.kind,
+                        "verbs": ["get"] if sub == "log" else ["get", "patch", "update"],
+                    }
+                )
+        return self._json(
+            {
+                "apiVersion": "v1",
+                "kind": "APIResourceList",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": resources,
+            }
+        )
 
 
 @dataclass
@@ -531,9 +634,11 @@ class RunningEmulator:
 
     def call(self, fn, *args: Any) -> Any:
         """Run ``fn(*args)`` on the emulator's loop (thread-safe store access)."""
+
         async def _run() -> Any:
             result = fn(*args)
             return await result if asyncio.iscoroutine(result) else result
+
         return asyncio.run_coroutine_threadsafe(_run(), self.loop).result(timeout=30)
 
     def objects(self, group: str, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -541,10 +646,14 @@ class RunningEmulator:
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "emulator",
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
             "users": [{"name": "tester", "user": {"token": "emulator-token"}}],
-            "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester", "namespace": namespace}}],
+            "contexts": [
+                {"name": "emulator", "context": {"cluster": "emulator", "user": "tester", "namespace": namespace}}
+            ],
         }
         path.write_text(yaml.safe_dump(config))
         return path

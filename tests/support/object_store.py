@@ -48,7 +48,9 @@ def start_moto() -> tuple[str, subprocess.Popen[bytes]]:
     """Start moto_server on a free loopback port; returns (endpoint, process)."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
     def serving() -> bool:
         if process.poll() is not None:

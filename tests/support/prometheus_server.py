@@ -64,23 +64,36 @@ class Prometheus:
 
 
 @contextmanager
-def running_prometheus(workdir: Path, scrape_configs: list[dict[str, Any]], rule_files: list[str] = (), interval: str = "1s") -> Iterator[Prometheus]:
+def running_prometheus(
+    workdir: Path, scrape_configs: list[dict[str, Any]], rule_files: list[str] = (), interval: str = "1s"
+) -> Iterator[Prometheus]:
     """Start Prometheus with ``scrape_configs``; fails (not skips) when it is not installed."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus not found: install Debian's Prometheus with `apt-get install -y prometheus`")
-    config = {"global": {"scrape_interval": interval, "evaluation_interval": interval}, "rule_files": list(rule_files), "scrape_configs": scrape_configs}
+    config = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": list(rule_files),
+        "scrape_configs": scrape_configs,
+    }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     log_path = workdir / "prometheus.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                binary,
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         server = Prometheus(f"http://127.0.0.1:{port}")
         try:
+
             def ready() -> bool:
                 assert process.poll() is None, f"prometheus exited: {log_path.read_text()}"
                 try:

@@ -18,8 +18,12 @@ from seer.trainer.swav import SwAVHead, SwAVModel, SwAVObjective
 def _swav(variant: str, device: str | None = None) -> SwAVModel:
     trunk = build_trunk(variant, device=device)
     with torch.device(device or "cpu"):
-        head = SwAVHead(trunk.out_features, hidden_dim=64 if device is None else 2048, out_dim=16 if device is None else 128,
-                        num_prototypes=30 if device is None else 3000)
+        head = SwAVHead(
+            trunk.out_features,
+            hidden_dim=64 if device is None else 2048,
+            out_dim=16 if device is None else 128,
+            num_prototypes=30 if device is None else 3000,
+        )
     return SwAVModel(trunk, head)
 
 
@@ -28,6 +32,7 @@ def fake_world():
     def init(world: int):
         dist.init_process_group("fake", store=FakeStore(), rank=0, world_size=world)
         return init_device_mesh("cpu", (world,))
+
     yield init
     dist.destroy_process_group()
 
@@ -60,8 +65,17 @@ def test_meta_model_shards_to_one_nth_of_the_parameters_per_rank(fake_world, var
 @pytest.mark.parametrize("cpu_autocast", [True, False], ids=["autocast", "fsdp-bf16-params-with-fp32-bn-units"])
 def test_cpu_bf16_forward_and_backward_run_with_fp32_batchnorm(gloo_world, cpu_autocast: bool) -> None:
     torch.manual_seed(0)
-    model = parallelize(_swav("regnety_200mf"), mesh=gloo_world, precision="bf16", activation_checkpointing=True, device="cpu", cpu_autocast=cpu_autocast)
-    obj = SwAVObjective(num_crops=3, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, feature_dim=16)
+    model = parallelize(
+        _swav("regnety_200mf"),
+        mesh=gloo_world,
+        precision="bf16",
+        activation_checkpointing=True,
+        device="cpu",
+        cpu_autocast=cpu_autocast,
+    )
+    obj = SwAVObjective(
+        num_crops=3, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, feature_dim=16
+    )
     opt = LARS(param_groups(model), lr=0.1, weight_decay=1e-5)
     crops = [torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32), torch.randn(4, 3, 16, 16)]
     before = model.head.projection[0].weight.full_tensor().clone()
@@ -124,7 +138,10 @@ def test_channels_last_applies_to_inputs_and_works_under_fsdp():
 
         trunk = build_trunk(RegNetDesign(**design))
         reference = SwAVModel(trunk, SwAVHead(trunk.out_features, hidden_dim=16, out_dim=8, num_prototypes=5))
-        sharded = SwAVModel(build_trunk(RegNetDesign(**design)), SwAVHead(trunk.out_features, hidden_dim=16, out_dim=8, num_prototypes=5))
+        sharded = SwAVModel(
+            build_trunk(RegNetDesign(**design)),
+            SwAVHead(trunk.out_features, hidden_dim=16, out_dim=8, num_prototypes=5),
+        )
         sharded.load_state_dict(reference.state_dict())
         parallelize(sharded, mesh=init_device_mesh("cpu", (1,)), precision="fp32", device="cpu", channels_last=True)
         assert sharded.input_memory_format == torch.channels_last

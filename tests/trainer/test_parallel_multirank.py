@@ -12,9 +12,9 @@ import torch.multiprocessing as mp
 
 def _worker(rank: int, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
+    from torch import nn
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
-    from torch import nn
 
     from seer.trainer.optim import LARS, param_groups
     from seer.trainer.swav import sinkhorn

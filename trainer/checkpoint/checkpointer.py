@@ -50,7 +50,9 @@ T = TypeVar("T")
 
 # NOTE: DCP warns on every single-process save/load even when ``no_dist=True`` is
 # passed explicitly; running without a process group is a supported mode here.
-warnings.filterwarnings("ignore", message="torch.distributed is disabled, unavailable or uninitialized", category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message="torch.distributed is disabled, unavailable or uninitialized", category=UserWarning
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,7 +217,9 @@ class Checkpointer:
         return due
 
     # ------------------------------------------------------------------ saves
-    def save(self, state: TrainingState, *, loss: float | None = None, blocking: bool | None = None) -> SaveResult | None:
+    def save(
+        self, state: TrainingState, *, loss: float | None = None, blocking: bool | None = None
+    ) -> SaveResult | None:
         """Checkpoint ``state`` at ``state.progress.step``.
 
         First waits for the previous save (at most one in flight) and reports it.
@@ -325,7 +329,12 @@ class Checkpointer:
         )
         state.load_state_dict(template)
         if state.spec_hash and state.loaded_spec_hash and state.loaded_spec_hash != state.spec_hash:
-            log.warning("checkpoint %s was written by a different spec (%s, now %s)", info.url, state.loaded_spec_hash, state.spec_hash)
+            log.warning(
+                "checkpoint %s was written by a different spec (%s, now %s)",
+                info.url,
+                state.loaded_spec_hash,
+                state.spec_hash,
+            )
         self._last_saved_step = info.step
         self._last_saved_time = time.monotonic()
 
@@ -470,7 +479,9 @@ class Checkpointer:
     def _collect_garbage(self, committed_step: int) -> None:
         """Rank 0: retention and torn-directory cleanup; failures are logged, never fatal."""
         try:
-            doomed = plan_deletions(self.store.entries(), keep_last=self.config.keep_last, committed_step=committed_step)
+            doomed = plan_deletions(
+                self.store.entries(), keep_last=self.config.keep_last, committed_step=committed_step
+            )
             for step in doomed:
                 self.store.remove(step)
                 log.info("deleted checkpoint %s", self.store.step_url(step))
@@ -522,7 +533,7 @@ class Checkpointer:
                     break
                 log.warning("checkpoint step %d attempt %d failed: %s", capture.step, attempts, error)
                 seconds_left = None if deadline is None else deadline - time.monotonic()
-                if not self._from_rank0(lambda: policy.should_retry(attempts - 1, seconds_left)):
+                if not self._from_rank0(lambda: policy.should_retry(attempts - 1, seconds_left)):  # noqa: B023 - called within the iteration
                     return result(False, error)
                 time.sleep(policy.backoff_s(attempts - 1))
             commit_error = self._from_rank0(lambda: self._commit(capture, abandoned))

@@ -74,7 +74,9 @@ class TensorSlot:
         loaded = state_dict["tensor"]
         if loaded is not self.tensor:
             if loaded.shape != self.tensor.shape:
-                raise ValueError(f"TensorSlot shape changed: checkpoint {tuple(loaded.shape)}, live {tuple(self.tensor.shape)}")
+                raise ValueError(
+                    f"TensorSlot shape changed: checkpoint {tuple(loaded.shape)}, live {tuple(self.tensor.shape)}"
+                )
             with torch.no_grad():
                 self.tensor.copy_(loaded)
 

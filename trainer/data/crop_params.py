@@ -48,7 +48,10 @@ class GroupParams:
 
 
 def _resized_crop_boxes(
-    u: np.ndarray, heights: np.ndarray, widths: np.ndarray, scale: tuple[float, float],
+    u: np.ndarray,
+    heights: np.ndarray,
+    widths: np.ndarray,
+    scale: tuple[float, float],
     ratio: tuple[float, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """torchvision's RandomResizedCrop box search, vectorised.
@@ -100,8 +103,11 @@ def sample_group_params(
     crops = np.arange(first_crop, first_crop + cfg.counts[group])
     u = uniforms(seed, epoch, np.asarray(indices), crops, _DRAWS)  # [n, count, D]
     top, left, h, w = _resized_crop_boxes(
-        u, np.asarray(heights), np.asarray(widths),
-        (cfg.min_scale[group], cfg.max_scale[group]), cfg.aspect_ratio,
+        u,
+        np.asarray(heights),
+        np.asarray(widths),
+        (cfg.min_scale[group], cfg.max_scale[group]),
+        cfg.aspect_ratio,
     )
     s = cfg.jitter_strength
 
@@ -111,7 +117,10 @@ def sample_group_params(
 
     sig_lo, sig_hi = cfg.blur_sigma
     params = dict(
-        top=top, left=left, height=h, width=w,
+        top=top,
+        left=left,
+        height=h,
+        width=w,
         flip=u[..., _FLIP] < cfg.flip_prob,
         jitter=u[..., _JITTER] < cfg.jitter_prob,
         brightness=factor(_B, 0.8 * s),

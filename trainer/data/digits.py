@@ -78,9 +78,7 @@ def _write_folder(dst: str, indices: np.ndarray, pngs: dict[int, bytes], labels:
             f.write(pngs[i])
 
 
-def _write_shards(
-    dst: str, indices: np.ndarray, pngs: dict[int, bytes], labels: np.ndarray, shard_size: int
-) -> None:
+def _write_shards(dst: str, indices: np.ndarray, pngs: dict[int, bytes], labels: np.ndarray, shard_size: int) -> None:
     os.makedirs(dst, exist_ok=True)
     for shard, start in enumerate(range(0, len(indices), shard_size)):
         with tarfile.open(os.path.join(dst, f"shard-{shard:06d}.tar"), "w", format=tarfile.USTAR_FORMAT) as tar:
@@ -91,9 +89,7 @@ def _write_shards(
                     tar.addfile(info, io.BytesIO(data))
 
 
-def _materialize(
-    root: str, size: int, marker_name: str, write_train: Callable[..., None], kind: str
-) -> dict[str, Any]:
+def _materialize(root: str, size: int, marker_name: str, write_train: Callable[..., None], kind: str) -> dict[str, Any]:
     if size < 8:
         raise ValueError(f"size must be >= 8 (the digits are 8x8), got {size}")
     root = os.path.abspath(root)

@@ -132,14 +132,30 @@ class _EpochBatches(Dataset[Batch]):
     """Map-style dataset whose item ``j`` is this rank's ``j``-th remaining batch."""
 
     def __init__(
-        self, samples: SampleIndex, cfg: MultiCropConfig, *, seed: int, epoch: int,
-        position: int, world_size: int, per_rank_batch: int, rank: int,
+        self,
+        samples: SampleIndex,
+        cfg: MultiCropConfig,
+        *,
+        seed: int,
+        epoch: int,
+        position: int,
+        world_size: int,
+        per_rank_batch: int,
+        rank: int,
     ) -> None:
         self.samples, self.cfg, self.seed, self.epoch = samples, cfg, seed, epoch
-        self.plan = list(rank_batches(
-            len(samples), seed, epoch, position, world_size, per_rank_batch, rank,
-            order=epoch_order(len(samples), seed, epoch),
-        ))
+        self.plan = list(
+            rank_batches(
+                len(samples),
+                seed,
+                epoch,
+                position,
+                world_size,
+                per_rank_batch,
+                rank,
+                order=epoch_order(len(samples), seed, epoch),
+            )
+        )
         self.first_step = position // global_batch_size(world_size, per_rank_batch)
 
     def __len__(self) -> int:
@@ -147,7 +163,11 @@ class _EpochBatches(Dataset[Batch]):
 
     def __getitem__(self, j: int) -> Batch:
         return load_batch(
-            self.samples, self.plan[j], self.cfg, seed=self.seed, epoch=self.epoch,
+            self.samples,
+            self.plan[j],
+            self.cfg,
+            seed=self.seed,
+            epoch=self.epoch,
             step_in_epoch=self.first_step + j,
         )
 
@@ -165,9 +185,20 @@ class Loader:
     """Iterable over this rank's batches; see ``build_loader``."""
 
     def __init__(
-        self, samples: SampleIndex, cfg: MultiCropConfig, *, per_rank_batch: int, rank: int,
-        world_size: int, workers: int, prefetch_factor: int, seed: int, epoch: int,
-        start_position: int, end_epoch: int | None, pin_memory: bool,
+        self,
+        samples: SampleIndex,
+        cfg: MultiCropConfig,
+        *,
+        per_rank_batch: int,
+        rank: int,
+        world_size: int,
+        workers: int,
+        prefetch_factor: int,
+        seed: int,
+        epoch: int,
+        start_position: int,
+        end_epoch: int | None,
+        pin_memory: bool,
         multiprocessing_context: str | None,
     ) -> None:
         validate_split(len(samples), start_position, world_size, per_rank_batch, rank)
@@ -199,16 +230,20 @@ class Loader:
         """Steps this loader yields (only defined when ``end_epoch`` is set)."""
         if self.end_epoch is None:
             raise TypeError("an endless Loader (epochs=None) has no length")
-        first = (len(self.samples) - self.start_position) // global_batch_size(
-            self.world_size, self.per_rank_batch
-        )
+        first = (len(self.samples) - self.start_position) // global_batch_size(self.world_size, self.per_rank_batch)
         return first + (self.end_epoch - self.epoch - 1) * self.steps_per_epoch
 
     def epoch_loader(self, epoch: int, position: int) -> DataLoader[Batch]:
         """The torch DataLoader of one epoch from ``position`` (advanced use)."""
         dataset = _EpochBatches(
-            self.samples, self.cfg, seed=self.seed, epoch=epoch, position=position,
-            world_size=self.world_size, per_rank_batch=self.per_rank_batch, rank=self.rank,
+            self.samples,
+            self.cfg,
+            seed=self.seed,
+            epoch=epoch,
+            position=position,
+            world_size=self.world_size,
+            per_rank_batch=self.per_rank_batch,
+            rank=self.rank,
         )
         kwargs: dict[str, Any] = {}
         if self.workers > 0:
@@ -218,8 +253,13 @@ class Loader:
                 multiprocessing_context=self.multiprocessing_context,
             )
         return DataLoader(
-            dataset, batch_size=None, shuffle=False, num_workers=self.workers,
-            collate_fn=_identity, pin_memory=self.pin_memory, **kwargs,
+            dataset,
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.workers,
+            collate_fn=_identity,
+            pin_memory=self.pin_memory,
+            **kwargs,
         )
 
     def __iter__(self) -> Iterator[Batch]:
@@ -259,12 +299,23 @@ def build_loader(
     size: the rest of the epoch is covered exactly once.  A position at the
     very end of an epoch yields nothing for that epoch and moves on.
     """
-    samples = urls if isinstance(urls, SampleIndex) else list_samples(
-        urls, storage_options=storage_options, format=format, index_cache_dir=index_cache_dir
+    samples = (
+        urls
+        if isinstance(urls, SampleIndex)
+        else list_samples(urls, storage_options=storage_options, format=format, index_cache_dir=index_cache_dir)
     )
     return Loader(
-        samples, multicrop, per_rank_batch=per_rank_batch, rank=rank, world_size=world_size,
-        workers=workers, prefetch_factor=prefetch_factor, seed=seed, epoch=epoch,
-        start_position=start_position, end_epoch=None if epochs is None else epoch + epochs,
-        pin_memory=pin_memory, multiprocessing_context=multiprocessing_context,
+        samples,
+        multicrop,
+        per_rank_batch=per_rank_batch,
+        rank=rank,
+        world_size=world_size,
+        workers=workers,
+        prefetch_factor=prefetch_factor,
+        seed=seed,
+        epoch=epoch,
+        start_position=start_position,
+        end_epoch=None if epochs is None else epoch + epochs,
+        pin_memory=pin_memory,
+        multiprocessing_context=multiprocessing_context,
     )

@@ -50,7 +50,10 @@ def _photometric_(x: torch.Tensor, p: GroupParams, cfg: MultiCropConfig) -> torc
         pick = flat(p.jitter)
         sub = ops.color_jitter(
             x.index_select(0, rows),
-            flat(p.brightness)[pick], flat(p.contrast)[pick], flat(p.saturation)[pick], flat(p.hue)[pick],
+            flat(p.brightness)[pick],
+            flat(p.contrast)[pick],
+            flat(p.saturation)[pick],
+            flat(p.hue)[pick],
         )
         x.index_copy_(0, rows, sub)
     rows = _select(x, flat(p.grayscale))
@@ -94,13 +97,11 @@ def _crop_and_resize_(
         out = resized_crops(src, top[sel], left[sel], height[sel], width[sel], flip[sel], size)
         x.index_copy_(0, torch.from_numpy(sel).to(x.device), out)
     for row in rows[~small[image_of_row]].tolist():
-        t, l, h, w = int(top[row]), int(left[row]), int(height[row]), int(width[row])
-        patch = images[row % n][None, :, t : t + h, l : l + w].float()
+        y0, x0, h, w = int(top[row]), int(left[row]), int(height[row]), int(width[row])
+        patch = images[row % n][None, :, y0 : y0 + h, x0 : x0 + w].float()
         if flip[row]:
             patch = patch.flip(-1)
-        x[row] = F.interpolate(
-            patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )[0]
+        x[row] = F.interpolate(patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
 def multicrop(
@@ -133,10 +134,8 @@ def multicrop(
     widths = np.array([im.shape[-1] for im in images], dtype=np.int64)
     small = np.maximum(heights, widths) <= SMALL_IMAGE_SIDE
     crops: list[torch.Tensor] = []
-    for g, (size, count) in enumerate(zip(cfg.sizes, cfg.counts)):
-        p = sample_group_params(
-            cfg, g, seed=seed, epoch=epoch, indices=idx, heights=heights, widths=widths
-        )
+    for g, (size, count) in enumerate(zip(cfg.sizes, cfg.counts, strict=False)):
+        p = sample_group_params(cfg, g, seed=seed, epoch=epoch, indices=idx, heights=heights, widths=widths)
         x = torch.empty(count * n, 3, size, size, dtype=torch.float32, device=out_device)
         _crop_and_resize_(x, images, p, size, small)
         x.mul_(1.0 / 255.0)

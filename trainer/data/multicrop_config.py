@@ -76,4 +76,4 @@ class MultiCropConfig:
 
     def crop_sizes(self) -> list[int]:
         """Output size of every crop in output order."""
-        return [s for s, c in zip(self.sizes, self.counts) for _ in range(c)]
+        return [s for s, c in zip(self.sizes, self.counts, strict=False) for _ in range(c)]

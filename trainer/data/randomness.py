@@ -25,9 +25,7 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def uniforms(
-    seed: int, epoch: int, indices: np.ndarray, crops: np.ndarray, draws: int
-) -> np.ndarray:
+def uniforms(seed: int, epoch: int, indices: np.ndarray, crops: np.ndarray, draws: int) -> np.ndarray:
     """Uniform floats in [0, 1), shape ``[len(indices), len(crops), draws]``.
 
     Element ``[i, c, d]`` depends only on ``(seed, epoch, indices[i], crops[c], d)``.

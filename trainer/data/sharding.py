@@ -55,9 +55,7 @@ class RankBatch:
     position_after: int
 
 
-def validate_split(
-    num_samples: int, position: int, world_size: int, per_rank_batch: int, rank: int = 0
-) -> None:
+def validate_split(num_samples: int, position: int, world_size: int, per_rank_batch: int, rank: int = 0) -> None:
     """Raise ``ValueError`` with the offending values when a split is impossible."""
     if num_samples < 0:
         raise ValueError(f"num_samples must be >= 0, got {num_samples}")
@@ -84,9 +82,7 @@ def steps_per_epoch(num_samples: int, world_size: int, per_rank_batch: int) -> i
     return num_samples // global_batch_size(world_size, per_rank_batch)
 
 
-def steps_remaining(
-    num_samples: int, position: int, world_size: int, per_rank_batch: int
-) -> int:
+def steps_remaining(num_samples: int, position: int, world_size: int, per_rank_batch: int) -> int:
     """Full global batches left in the epoch after ``position``."""
     validate_split(num_samples, position, world_size, per_rank_batch)
     return (num_samples - position) // global_batch_size(world_size, per_rank_batch)

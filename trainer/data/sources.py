@@ -86,16 +86,13 @@ def _classify(files: list[str], fmt: SourceFormat, url: str) -> tuple[list[str],
     elif fmt == "auto":
         if images and shards:
             raise ValueError(
-                f"data URL {url} holds both image files and .tar shards; "
-                "set the format to 'images' or 'webdataset'"
+                f"data URL {url} holds both image files and .tar shards; set the format to 'images' or 'webdataset'"
             )
     else:
         raise ValueError(f"format must be 'auto', 'images' or 'webdataset', got {fmt!r}")
     if not images and not shards:
         wanted = {"images": "image files", "webdataset": ".tar shards"}.get(fmt, "images or .tar shards")
-        raise ValueError(
-            f"data URL {url} holds no {wanted} (image extensions: {', '.join(IMAGE_EXTENSIONS)})"
-        )
+        raise ValueError(f"data URL {url} holds no {wanted} (image extensions: {', '.join(IMAGE_EXTENSIONS)})")
     return images, shards
 
 
@@ -114,9 +111,7 @@ class SampleIndex:
     size: np.ndarray  # int64 [N]
     keys: tuple[str, ...]  # WebDataset key per sample, "" for image files
     storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    _fs_cache: dict[str, tuple[int, fsspec.AbstractFileSystem]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _fs_cache: dict[str, tuple[int, fsspec.AbstractFileSystem]] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.source_id.shape[0])

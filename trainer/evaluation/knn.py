@@ -31,7 +31,14 @@ def knn_predict(
     return votes.argmax(dim=1)
 
 
-def knn_top1(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor, test_labels: torch.Tensor, *, k: int = 20) -> float:
+def knn_top1(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    k: int = 20,
+) -> float:
     """Top-1 accuracy (0..1) of :func:`knn_predict`."""
     pred = knn_predict(train_features, train_labels, test_features, k=k)
     return float((pred == test_labels).float().mean())

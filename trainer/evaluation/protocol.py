@@ -54,5 +54,7 @@ def compare_with_random_init(
         "ssl": evaluate_trunk(trained, train, test, knn_k=knn_k, linear_epochs=linear_epochs, seed=seed).to_dict()
     }
     if random_init is not None:
-        out["random_init"] = evaluate_trunk(random_init, train, test, knn_k=knn_k, linear_epochs=linear_epochs, seed=seed).to_dict()
+        out["random_init"] = evaluate_trunk(
+            random_init, train, test, knn_k=knn_k, linear_epochs=linear_epochs, seed=seed
+        ).to_dict()
     return out

@@ -38,7 +38,9 @@ def generate_block_widths(*, w0: int, wa: float, wm: float, depth: int, q: int =
     multiple of ``q``.
     """
     if not (wa >= 0 and w0 > 0 and wm > 1 and w0 % q == 0 and depth > 0):
-        raise ValueError(f"invalid RegNet design: w0={w0} (must be >0 and a multiple of {q}), wa={wa} (>=0), wm={wm} (>1), depth={depth} (>0)")
+        raise ValueError(
+            f"invalid RegNet design: w0={w0} (must be >0 and a multiple of {q}), wa={wa} (>=0), wm={wm} (>1), depth={depth} (>0)"
+        )
     widths: list[int] = []
     for j in range(depth):
         u = j * wa + w0
@@ -54,18 +56,20 @@ def _group_runs(widths: list[int]) -> tuple[list[int], list[int]]:
     return ws, [widths.count(w) for w in ws]
 
 
-def adjust_block_compatibility(ws: list[int], bs: list[float], gs: list[int]) -> tuple[list[int], list[float], list[int]]:
+def adjust_block_compatibility(
+    ws: list[int], bs: list[float], gs: list[int]
+) -> tuple[list[int], list[float], list[int]]:
     """Make widths compatible with group widths and bottleneck ratios (pycls semantics).
 
     Clamps each group width to the bottleneck width, then rounds the bottleneck width to a
     multiple of lcm(group width, bottleneck ratio) (the group width when the ratio is 1).
     """
-    vs = [int(max(1, w * b)) for w, b in zip(ws, bs)]
-    gs = [int(min(g, v)) for g, v in zip(gs, vs)]
-    ms = [math.lcm(g, int(b)) if b > 1 else g for g, b in zip(gs, bs)]
-    vs = [max(m, int(round(v / m) * m)) for v, m in zip(vs, ms)]
-    ws = [int(v / b) for v, b in zip(vs, bs)]
-    if not all(w * b % g == 0 for w, b, g in zip(ws, bs, gs)):
+    vs = [int(max(1, w * b)) for w, b in zip(ws, bs, strict=False)]
+    gs = [int(min(g, v)) for g, v in zip(gs, vs, strict=False)]
+    ms = [math.lcm(g, int(b)) if b > 1 else g for g, b in zip(gs, bs, strict=False)]
+    vs = [max(m, int(round(v / m) * m)) for v, m in zip(vs, ms, strict=False)]
+    ws = [int(v / b) for v, b in zip(vs, bs, strict=False)]
+    if not all(w * b % g == 0 for w, b, g in zip(ws, bs, gs, strict=False)):
         raise AssertionError(f"incompatible widths after adjustment: ws={ws} bs={bs} gs={gs}")
     return ws, bs, gs
 
@@ -78,5 +82,5 @@ def stages(design: RegNetDesign) -> list[StageSpec]:
     ws, bs, gs = adjust_block_compatibility(ws, [design.bottleneck_ratio] * n, [design.group_width] * n)
     return [
         StageSpec(width=w, depth=d, group_width=g, bottleneck_ratio=b, se_ratio=design.se_ratio)
-        for w, d, g, b in zip(ws, ds, gs, bs)
+        for w, d, g, b in zip(ws, ds, gs, bs, strict=False)
     ]

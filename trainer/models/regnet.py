@@ -55,7 +55,9 @@ class ResBottleneckBlock(nn.Module):
     starts as the identity on its residual path.
     """
 
-    def __init__(self, w_in: int, w_out: int, *, stride: int, group_width: int, bottleneck_ratio: float, se_ratio: float) -> None:
+    def __init__(
+        self, w_in: int, w_out: int, *, stride: int, group_width: int, bottleneck_ratio: float, se_ratio: float
+    ) -> None:
         super().__init__()
         w_b = int(round(w_out * bottleneck_ratio))
         groups = w_b // group_width
@@ -185,7 +187,9 @@ def build_trunk(design: RegNetDesign | str, *, device: torch.device | str | None
     return trunk
 
 
-def build_classifier(design: RegNetDesign | str, *, num_classes: int = 1000, device: torch.device | str | None = None) -> RegNetClassifier:
+def build_classifier(
+    design: RegNetDesign | str, *, num_classes: int = 1000, device: torch.device | str | None = None
+) -> RegNetClassifier:
     """Trunk + fc, the network whose parameter count pycls publishes."""
     with torch.device(device) if device is not None else _nullcontext():
         model = RegNetClassifier(resolve_design(design), num_classes)

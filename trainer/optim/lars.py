@@ -71,8 +71,18 @@ class LARS(torch.optim.Optimizer):
         eps: float = 1e-8,
     ) -> None:
         if lr < 0 or momentum < 0 or weight_decay < 0 or trust_coefficient <= 0:
-            raise ValueError(f"invalid LARS hyper-parameters: lr={lr} momentum={momentum} weight_decay={weight_decay} trust_coefficient={trust_coefficient}")
-        defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient, clip=clip, eps=eps, lars_exclude=False)
+            raise ValueError(
+                f"invalid LARS hyper-parameters: lr={lr} momentum={momentum} weight_decay={weight_decay} trust_coefficient={trust_coefficient}"
+            )
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            trust_coefficient=trust_coefficient,
+            clip=clip,
+            eps=eps,
+            lars_exclude=False,
+        )
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -81,16 +91,22 @@ class LARS(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        adapted = [(g, p) for g in self.param_groups if not g["lars_exclude"] for p in g["params"] if p.grad is not None]
+        adapted = [
+            (g, p) for g in self.param_groups if not g["lars_exclude"] for p in g["params"] if p.grad is not None
+        ]
         ratio_by_param: dict[int, torch.Tensor] = {}
         if adapted:
             w_sq = _global_sq_norms([p for _, p in adapted])
             g_sq = _global_sq_norms([p.grad for _, p in adapted])
-            for (group, p), ws, gs in zip(adapted, w_sq, g_sq):
+            for (group, p), ws, gs in zip(adapted, w_sq, g_sq, strict=False):
                 w_norm, g_norm = ws.sqrt(), gs.sqrt()
-                local_lr = group["trust_coefficient"] * w_norm / (g_norm + group["weight_decay"] * w_norm + group["eps"])
+                local_lr = (
+                    group["trust_coefficient"] * w_norm / (g_norm + group["weight_decay"] * w_norm + group["eps"])
+                )
                 if group["clip"]:
-                    local_lr = torch.clamp(local_lr / group["lr"], max=1.0) if group["lr"] > 0 else torch.ones_like(local_lr)
+                    local_lr = (
+                        torch.clamp(local_lr / group["lr"], max=1.0) if group["lr"] > 0 else torch.ones_like(local_lr)
+                    )
                 ok = (w_norm > 0) & (g_norm > 0)
                 ratio_by_param[id(p)] = torch.where(ok, local_lr, torch.ones_like(local_lr))
         for group in self.param_groups:

@@ -8,7 +8,9 @@ import math
 def scaled_lr(base_lr: float, *, global_batch: int, reference_batch: int = 256) -> float:
     """Linear scaling rule: ``base_lr * global_batch / reference_batch`` (SEER: 0.3 per 256)."""
     if global_batch <= 0 or reference_batch <= 0:
-        raise ValueError(f"batch sizes must be positive: global_batch={global_batch}, reference_batch={reference_batch}")
+        raise ValueError(
+            f"batch sizes must be positive: global_batch={global_batch}, reference_batch={reference_batch}"
+        )
     return base_lr * global_batch / reference_batch
 
 

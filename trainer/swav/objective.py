@@ -80,21 +80,32 @@ class SwAVObjective(nn.Module):
         if queue is not None and queue.features.device != device:
             queue.to(device)
         ws = self._workspace_for(qlen + bs, k, device)
-        out: SwAVOutput = model(crops, queue=queue.features if use_queue and queue is not None else None, queue_scores_out=ws if use_queue else None)
+        out: SwAVOutput = model(
+            crops,
+            queue=queue.features if use_queue and queue is not None else None,
+            queue_scores_out=ws if use_queue else None,
+        )
         codes = torch.empty(len(self.crops_for_assign), bs, k, dtype=torch.float32, device=device)
         with torch.no_grad():
             for i, c in enumerate(self.crops_for_assign):
                 ws[i, qlen:].copy_(out.scores[c * bs : (c + 1) * bs])
                 codes[i] = sinkhorn(
-                    ws[i], epsilon=self.epsilon, iterations=self.sinkhorn_iterations,
-                    last_rows=bs, group=self.group, inplace=True,
+                    ws[i],
+                    epsilon=self.epsilon,
+                    iterations=self.sinkhorn_iterations,
+                    last_rows=bs,
+                    group=self.group,
+                    inplace=True,
                 )
             if queue_active and queue is not None:
                 z = out.embeddings.detach().float().view(self.num_crops, bs, -1)
                 queue.push(z[self.crops_for_assign])
         return swapped_prediction_loss(
-            out.scores, codes, num_crops=self.num_crops,
-            crops_for_assign=self.crops_for_assign, temperature=self.temperature,
+            out.scores,
+            codes,
+            num_crops=self.num_crops,
+            crops_for_assign=self.crops_for_assign,
+            temperature=self.temperature,
         )
 
 

@@ -19,7 +19,9 @@ class FeatureQueue(nn.Module):
     ptr: torch.Tensor
     filled: torch.Tensor
 
-    def __init__(self, *, num_assign_crops: int, length: int, dim: int, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self, *, num_assign_crops: int, length: int, dim: int, device: torch.device | str | None = None
+    ) -> None:
         super().__init__()
         if length <= 0:
             raise ValueError(f"queue length must be positive, got {length}")

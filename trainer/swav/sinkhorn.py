@@ -21,7 +21,9 @@ import torch.distributed as dist
 
 
 def _dist_ready(group: dist.ProcessGroup | None) -> bool:
-    return dist.is_available() and dist.is_initialized() and (group is None or group != dist.GroupMember.NON_GROUP_MEMBER)
+    return (
+        dist.is_available() and dist.is_initialized() and (group is None or group != dist.GroupMember.NON_GROUP_MEMBER)
+    )
 
 
 @torch.no_grad()

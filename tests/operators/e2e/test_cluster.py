@@ -14,7 +14,10 @@ import pytest
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="e2e: set KUBECONFIG to a cluster with the Seer CRD and operator installed"),
+    pytest.mark.skipif(
+        not os.environ.get("KUBECONFIG"),
+        reason="e2e: set KUBECONFIG to a cluster with the Seer CRD and operator installed",
+    ),
 ]
 
 NS = os.environ.get("SEER_E2E_NAMESPACE", "seer-e2e")
@@ -65,7 +68,9 @@ def test_evicted_worker_is_replaced(client):
     _submit(client, "e2e-evict", restart={"backoffSeconds": 1, "maxBackoffSeconds": 1})
     _wait(lambda: (client.get(NS, "e2e-evict") or {}).get("status", {}).get("phase") == "Running")
     victim = client.worker_pods(NS, "e2e-evict")[0]["metadata"]["name"]
-    client.core.create_namespaced_pod_eviction(victim, NS, kubernetes.client.V1Eviction(metadata={"name": victim, "namespace": NS}))
+    client.core.create_namespaced_pod_eviction(
+        victim, NS, kubernetes.client.V1Eviction(metadata={"name": victim, "namespace": NS})
+    )
     _wait(lambda: (client.get(NS, "e2e-evict") or {}).get("status", {}).get("restarts", 0) >= 1)
     client.delete(NS, "e2e-evict")
 
@@ -73,8 +78,17 @@ def test_evicted_worker_is_replaced(client):
 def test_suspend_and_resume(client):
     _submit(client, "e2e-suspend")
     _wait(lambda: (client.get(NS, "e2e-suspend") or {}).get("status", {}).get("phase") == "Running")
-    client.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "e2e-suspend", {"spec": {"suspend": True}})
-    _wait(lambda: (client.get(NS, "e2e-suspend") or {}).get("status", {}).get("phase") == "Suspended" and not client.worker_pods(NS, "e2e-suspend"))
-    client.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "e2e-suspend", {"spec": {"suspend": False}})
+    client.custom.patch_namespaced_custom_object(
+        "seer.dev", "v1alpha1", NS, "seerjobs", "e2e-suspend", {"spec": {"suspend": True}}
+    )
+    _wait(
+        lambda: (
+            (client.get(NS, "e2e-suspend") or {}).get("status", {}).get("phase") == "Suspended"
+            and not client.worker_pods(NS, "e2e-suspend")
+        )
+    )
+    client.custom.patch_namespaced_custom_object(
+        "seer.dev", "v1alpha1", NS, "seerjobs", "e2e-suspend", {"spec": {"suspend": False}}
+    )
     _wait(lambda: client.worker_pods(NS, "e2e-suspend"))
     client.delete(NS, "e2e-suspend")

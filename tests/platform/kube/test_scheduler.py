@@ -66,12 +66,26 @@ def test_appdef_without_spec_is_rejected_with_a_hint(emulator):
 
 def test_submit_describe_list_logs_cancel_against_the_operator(emulator):
     scheduler: SeerKubernetesScheduler = create_scheduler("s")
-    with kopf.testing.KopfRunner(["run", "--all-namespaces", "--standalone", "-m", "seer.operators.handlers"], timeout=30):
+    with kopf.testing.KopfRunner(
+        ["run", "--all-namespaces", "--standalone", "-m", "seer.operators.handlers"], timeout=30
+    ):
         app_id = scheduler.submit(_app(), {})
         assert app_id == "team-a:sched"
-        pods = _wait(lambda: [p for p in emulator.objects("", "pods", "team-a") if p["metadata"]["labels"]["seer.dev/role"] == "worker"])
-        assert _wait(lambda: (scheduler.describe(app_id) or None) and scheduler.describe(app_id).state == AppState.PENDING)
-        emulator.call(lambda: emulator.emulator.logs.__setitem__(("team-a", "sched-worker-0-0"), "step 1 loss 8.0\nstep 2 loss 7.5\n"))
+        pods = _wait(
+            lambda: [
+                p
+                for p in emulator.objects("", "pods", "team-a")
+                if p["metadata"]["labels"]["seer.dev/role"] == "worker"
+            ]
+        )
+        assert _wait(
+            lambda: (scheduler.describe(app_id) or None) and scheduler.describe(app_id).state == AppState.PENDING
+        )
+        emulator.call(
+            lambda: emulator.emulator.logs.__setitem__(
+                ("team-a", "sched-worker-0-0"), "step 1 loss 8.0\nstep 2 loss 7.5\n"
+            )
+        )
         assert list(scheduler.log_iter(app_id, "worker", k=0)) == ["step 1 loss 8.0", "step 2 loss 7.5"]
         assert list(scheduler.log_iter(app_id, "worker", k=0, regex="step 2")) == ["step 2 loss 7.5"]
         assert [r.app_id for r in scheduler.list()] == [app_id]
@@ -82,8 +96,17 @@ def test_submit_describe_list_logs_cancel_against_the_operator(emulator):
         _wait(lambda: not emulator.objects("", "pods", "team-a"))
 
 
-@pytest.mark.parametrize("phase, state", [("Pending", AppState.PENDING), ("Running", AppState.RUNNING), ("Restarting", AppState.RUNNING),
-                                          ("Suspended", AppState.PENDING), ("Succeeded", AppState.SUCCEEDED), ("Failed", AppState.FAILED)])
+@pytest.mark.parametrize(
+    "phase, state",
+    [
+        ("Pending", AppState.PENDING),
+        ("Running", AppState.RUNNING),
+        ("Restarting", AppState.RUNNING),
+        ("Suspended", AppState.PENDING),
+        ("Succeeded", AppState.SUCCEEDED),
+        ("Failed", AppState.FAILED),
+    ],
+)
 def test_phases_map_to_torchx_states(phase, state):
     assert PHASE_TO_STATE[phase] == state
 

@@ -34,7 +34,14 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def job_file(tmp_path: Path) -> Path:
-    doc = {"metadata": {"name": "kjob"}, "spec": {"resources": {"nodes": {"min": 1, "max": 2}}, "data": {"sources": ["s3://bucket/images/"]}, "checkpoint": {"url": "s3://bucket/kjob"}}}
+    doc = {
+        "metadata": {"name": "kjob"},
+        "spec": {
+            "resources": {"nodes": {"min": 1, "max": 2}},
+            "data": {"sources": ["s3://bucket/images/"]},
+            "checkpoint": {"url": "s3://bucket/kjob"},
+        },
+    }
     f = tmp_path / "kjob.yaml"
     f.write_text(yaml.safe_dump(doc))
     return f
@@ -43,7 +50,13 @@ def job_file(tmp_path: Path) -> Path:
 def seerctl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run seerctl in a subprocess: KopfRunner (click's CliRunner) swaps sys.stdout
     process-wide while the operator runs, so in-process output would be swallowed."""
-    result = subprocess.run([sys.executable, "-m", "seer.platform.cli", *args], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    result = subprocess.run(
+        [sys.executable, "-m", "seer.platform.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -65,14 +78,27 @@ def test_dry_run_prints_the_seerjob_and_creates_nothing(cluster, job_file, capsy
 
 
 def test_submit_status_list_logs_describe_cancel(cluster, job_file, capsys):
-    with kopf.testing.KopfRunner(["run", "--all-namespaces", "--standalone", "-m", "seer.operators.handlers"], timeout=30):
+    with kopf.testing.KopfRunner(
+        ["run", "--all-namespaces", "--standalone", "-m", "seer.operators.handlers"], timeout=30
+    ):
         code, out, err = seerctl(capsys, "submit", str(job_file), "-s", "kubernetes")
         assert code == 0, err
         assert "submitted kjob to the kubernetes scheduler" in out
         assert [o["metadata"]["name"] for o in cluster.objects("seer.dev", "seerjobs", "team-a")] == ["kjob"]
 
         # The operator creates the workers and reports what it wants.
-        wait_for(lambda: len([p for p in cluster.objects("", "pods", "team-a") if p["metadata"]["labels"].get("seer.dev/role") == "worker"]) == 2)
+        wait_for(
+            lambda: (
+                len(
+                    [
+                        p
+                        for p in cluster.objects("", "pods", "team-a")
+                        if p["metadata"]["labels"].get("seer.dev/role") == "worker"
+                    ]
+                )
+                == 2
+            )
+        )
 
         def status() -> dict:
             code, out, _ = seerctl(capsys, "status", "kjob", "-s", "kubernetes", "-o", "json")
@@ -89,7 +115,11 @@ def test_submit_status_list_logs_describe_cancel(cluster, job_file, capsys):
         code, out, _ = seerctl(capsys, "list", "-s", "kubernetes", "-o", "json")
         assert [j["name"] for j in json.loads(out)] == ["kjob"]
 
-        cluster.call(lambda: cluster.emulator.logs.__setitem__(("team-a", "kjob-worker-0-0"), "step 1 loss 8.0\nstep 2 loss 7.5\n"))
+        cluster.call(
+            lambda: cluster.emulator.logs.__setitem__(
+                ("team-a", "kjob-worker-0-0"), "step 1 loss 8.0\nstep 2 loss 7.5\n"
+            )
+        )
         code, out, _ = seerctl(capsys, "logs", "kjob", "-s", "kubernetes", "--rank", "0")
         assert out.splitlines() == ["step 1 loss 8.0", "step 2 loss 7.5"]
 
@@ -123,7 +153,9 @@ def test_the_configured_default_scheduler_is_used(cluster, job_file, capsys, tmp
         ({"data": {"sources": ["./data/images"]}, "checkpoint": {"url": "s3://b/c"}}, "are local paths"),
     ],
 )
-def test_a_job_that_cannot_run_on_a_cluster_is_refused_before_anything_is_created(cluster, tmp_path, capsys, spec, message):
+def test_a_job_that_cannot_run_on_a_cluster_is_refused_before_anything_is_created(
+    cluster, tmp_path, capsys, spec, message
+):
     f = tmp_path / "local.yaml"
     f.write_text(yaml.safe_dump({"metadata": {"name": "local-only"}, "spec": spec}))
     code, _, err = seerctl(capsys, "submit", str(f), "-s", "kubernetes")

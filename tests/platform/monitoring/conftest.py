@@ -7,7 +7,12 @@ import shutil
 import pytest
 from prometheus_client import CollectorRegistry
 
-_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created"), "gauge": ("",), "summary": ("_sum", "_count", "_created")}
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "gauge": ("",),
+    "summary": ("_sum", "_count", "_created"),
+}
 
 
 def exposed_names(registry: CollectorRegistry) -> set[str]:

@@ -14,8 +14,12 @@ CHART = repo_root() / cv.CHART_RELPATH
 def test_every_value_of_the_chart_is_documented_and_the_readme_table_is_in_sync():
     values = cv.documented_values((CHART / "values.yaml").read_text())
     readme = (CHART / "README.md").read_text()
-    assert cv.with_table(readme, cv.values_table(values)) == readme, "run python -m seer.platform.monitoring.chart_values --write"
-    assert {"image.repository", "rbac.namespaced", "monitoring.dashboard.enabled", "operator.resources"} <= {v.path for v in values}
+    assert cv.with_table(readme, cv.values_table(values)) == readme, (
+        "run python -m seer.platform.monitoring.chart_values --write"
+    )
+    assert {"image.repository", "rbac.namespaced", "monitoring.dashboard.enabled", "operator.resources"} <= {
+        v.path for v in values
+    }
 
 
 def test_a_value_without_a_comment_is_reported_by_its_path():

@@ -19,7 +19,9 @@ OPERATOR_WIDE = ("seer_operator_reconciles_total", "seer_operator_jobs")
 
 def test_committed_dashboard_file_matches_the_generator():
     path = dash.repo_root() / dash.DASHBOARD_RELPATH
-    assert path.read_text(encoding="utf-8") == dash.render(DASHBOARD), "run python -m seer.platform.monitoring.dashboard --write"
+    assert path.read_text(encoding="utf-8") == dash.render(DASHBOARD), (
+        "run python -m seer.platform.monitoring.dashboard --write"
+    )
 
 
 def test_check_mode_reports_drift(tmp_path, capsys):
@@ -36,18 +38,21 @@ def test_dashboard_says_it_is_generated_and_by_what():
     assert "do not edit" in DASHBOARD["description"]
 
 
-@pytest.mark.parametrize("needle,title", [
-    ("seer_train_images_total", "Images per second"),
-    ("seer_train_step_duration_seconds_bucket", "Step time quantiles"),
-    ("seer_train_loss", "Loss"),
-    ("seer_train_learning_rate", "Learning rate"),
-    ("seer_train_model_flops_utilization_ratio", "Model FLOPs utilization"),
-    ("seer_train_data_wait_seconds_total", "Data-wait share"),
-    ("seer_checkpoint_save_duration_seconds_bucket", "Checkpoint duration"),
-    ("seer_checkpoint_last_success_timestamp_seconds", "Checkpoint age"),
-    ("seer_operator_job_restarts", "Restarts"),
-    ("seer_operator_job_nodes_desired", "Nodes ready vs desired"),
-])
+@pytest.mark.parametrize(
+    "needle,title",
+    [
+        ("seer_train_images_total", "Images per second"),
+        ("seer_train_step_duration_seconds_bucket", "Step time quantiles"),
+        ("seer_train_loss", "Loss"),
+        ("seer_train_learning_rate", "Learning rate"),
+        ("seer_train_model_flops_utilization_ratio", "Model FLOPs utilization"),
+        ("seer_train_data_wait_seconds_total", "Data-wait share"),
+        ("seer_checkpoint_save_duration_seconds_bucket", "Checkpoint duration"),
+        ("seer_checkpoint_last_success_timestamp_seconds", "Checkpoint age"),
+        ("seer_operator_job_restarts", "Restarts"),
+        ("seer_operator_job_nodes_desired", "Nodes ready vs desired"),
+    ],
+)
 def test_the_issue_s_per_job_panels_exist(needle, title):
     panel = next((p for p in PANELS if p["title"] == title), None)
     assert panel is not None, f"no panel {title!r}"
@@ -86,10 +91,17 @@ def test_panel_ids_are_unique_and_panels_do_not_overlap():
 def test_every_query_is_valid_promql(promtool, tmp_path):
     # promtool parses every expression of a rules file; recording rules make that a
     # PromQL syntax check with no server.
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{i}", "expr": dash.instantiate(expr, seer_job="quickstart|other")}
-        for i, (_title, expr) in enumerate(dash.panel_queries(DASHBOARD))
-    ]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": dash.instantiate(expr, seer_job="quickstart|other")}
+                    for i, (_title, expr) in enumerate(dash.panel_queries(DASHBOARD))
+                ],
+            }
+        ]
+    }
     path = tmp_path / "dashboard-queries.yaml"
     path.write_text(yaml.safe_dump(rules))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
@@ -98,7 +110,9 @@ def test_every_query_is_valid_promql(promtool, tmp_path):
 
 def test_promql_check_rejects_a_broken_query(promtool, tmp_path):
     path = tmp_path / "broken.yaml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"record": "r", "expr": "sum by (seer_job (x)"}]}]}))
+    path.write_text(
+        yaml.safe_dump({"groups": [{"name": "g", "rules": [{"record": "r", "expr": "sum by (seer_job (x)"}]}]})
+    )
     assert subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, timeout=60).returncode != 0
 
 

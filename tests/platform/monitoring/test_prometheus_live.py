@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import start_http_server
-
 from prometheus_server import Prometheus, running_prometheus
 
 from seer.platform.monitoring import dashboard as dash
@@ -112,7 +111,10 @@ def prometheus(tmp_path_factory, live_trainer: Target, live_operator: Target) ->
     workdir: Path = tmp_path_factory.mktemp("prometheus")
     shutil.copy(ALERTS_FILE, workdir / "alerts.yaml")
     scrape_configs = [
-        {"job_name": "seer-trainer", "static_configs": [{"targets": [live_trainer.address], "labels": {"namespace": NAMESPACE}}]},
+        {
+            "job_name": "seer-trainer",
+            "static_configs": [{"targets": [live_trainer.address], "labels": {"namespace": NAMESPACE}}],
+        },
         # honor_labels as in the chart's ServiceMonitor: the per-job `namespace` label wins.
         {"job_name": "seer-operator", "honor_labels": True, "static_configs": [{"targets": [live_operator.address]}]},
     ]
@@ -140,23 +142,38 @@ def test_every_trainer_series_exists_with_job_and_rank_labels(prometheus: Promet
 
 
 def test_images_counter_increases_between_scrapes(prometheus: Prometheus):
-    prometheus.wait_for("a first images sample", lambda: bool(prometheus.query(f'seer_train_images_total{{seer_job="{JOB}"}}')))
+    prometheus.wait_for(
+        "a first images sample", lambda: bool(prometheus.query(f'seer_train_images_total{{seer_job="{JOB}"}}'))
+    )
     first = _value(prometheus.query(f'seer_train_images_total{{seer_job="{JOB}"}}'))
-    prometheus.wait_for("a larger images count", lambda: _value(prometheus.query(f'seer_train_images_total{{seer_job="{JOB}"}}')) > first)
-    prometheus.wait_for("a positive images rate", lambda: any(
-        float(r["value"][1]) > 0 for r in prometheus.query(f'rate(seer_train_images_total{{seer_job="{JOB}"}}[30s])')))
+    prometheus.wait_for(
+        "a larger images count",
+        lambda: _value(prometheus.query(f'seer_train_images_total{{seer_job="{JOB}"}}')) > first,
+    )
+    prometheus.wait_for(
+        "a positive images rate",
+        lambda: any(
+            float(r["value"][1]) > 0
+            for r in prometheus.query(f'rate(seer_train_images_total{{seer_job="{JOB}"}}[30s])')
+        ),
+    )
 
 
 def test_step_time_histogram_fills_and_yields_quantiles(prometheus: Prometheus):
     count = f'seer_train_step_duration_seconds_count{{seer_job="{JOB}"}}'
-    prometheus.wait_for("step-time observations", lambda: bool(prometheus.query(count)) and _value(prometheus.query(count)) > 0)
+    prometheus.wait_for(
+        "step-time observations", lambda: bool(prometheus.query(count)) and _value(prometheus.query(count)) > 0
+    )
     buckets = prometheus.query(f'seer_train_step_duration_seconds_bucket{{seer_job="{JOB}"}}')
     by_le = {r["metric"]["le"]: float(r["value"][1]) for r in buckets}
     assert by_le["+Inf"] > 0
     assert by_le["0.025"] == 0 and by_le["0.05"] == by_le["+Inf"]  # every step observed 50 ms
-    p50 = f'histogram_quantile(0.5, sum by (le) (rate(seer_train_step_duration_seconds_bucket{{seer_job="{JOB}"}}[30s])))'
-    prometheus.wait_for("a finite median step time", lambda: any(
-        math.isfinite(float(r["value"][1])) for r in prometheus.query(p50)))
+    p50 = (
+        f'histogram_quantile(0.5, sum by (le) (rate(seer_train_step_duration_seconds_bucket{{seer_job="{JOB}"}}[30s])))'
+    )
+    prometheus.wait_for(
+        "a finite median step time", lambda: any(math.isfinite(float(r["value"][1])) for r in prometheus.query(p50))
+    )
     median = _value(prometheus.query(p50))
     assert 0.025 < median <= 0.05
 
@@ -164,7 +181,9 @@ def test_step_time_histogram_fills_and_yields_quantiles(prometheus: Prometheus):
 def test_job_selector_variable_lists_the_live_job(prometheus: Prometheus):
     metric, label = "seer_train_step", "seer_job"
     assert dash.JOB_VARIABLE_QUERY == f"label_values({metric}, {label})"
-    prometheus.wait_for("the job label", lambda: JOB in prometheus.get(f"/api/v1/label/{label}/values", **{"match[]": metric}))
+    prometheus.wait_for(
+        "the job label", lambda: JOB in prometheus.get(f"/api/v1/label/{label}/values", **{"match[]": metric})
+    )
 
 
 @pytest.mark.parametrize("title,expr", dash.panel_queries(dash.build_dashboard()))
@@ -179,7 +198,9 @@ def test_every_dashboard_query_is_valid_promql_and_returns_data(prometheus: Prom
 
 def test_a_query_for_another_job_returns_nothing(prometheus: Prometheus):
     expr = dict(dash.panel_queries(dash.build_dashboard()))["Images per second"]
-    prometheus.wait_for("data", lambda: bool(prometheus.query(dash.instantiate(expr, seer_job=JOB, rate_interval="30s"))))
+    prometheus.wait_for(
+        "data", lambda: bool(prometheus.query(dash.instantiate(expr, seer_job=JOB, rate_interval="30s")))
+    )
     assert prometheus.query(dash.instantiate(expr, seer_job="some-other-job", rate_interval="30s")) == []
 
 
@@ -194,6 +215,9 @@ def test_alert_rules_load_and_evaluate_without_errors_and_a_healthy_job_fires_no
         return {r["name"] for r in rules} == expected and all(r["health"] == "ok" for r in rules)
 
     prometheus.wait_for("every rule evaluated with health ok", evaluated)
-    prometheus.wait_for("some training progress", lambda: bool(prometheus.query(f'changes(seer_train_step{{seer_job="{JOB}"}}[30s]) > 0')))
+    prometheus.wait_for(
+        "some training progress",
+        lambda: bool(prometheus.query(f'changes(seer_train_step{{seer_job="{JOB}"}}[30s]) > 0')),
+    )
     firing = [a for a in prometheus.get("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
     assert firing == []

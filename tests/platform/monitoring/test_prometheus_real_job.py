@@ -33,8 +33,16 @@ def training_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     job = {
         "metadata": {"name": JOB},
         "spec": {
-            "model": {"variant": None, "design": {"depth": 2, "w0": 8, "wa": 8.0, "wm": 2.0, "groupWidth": 8, "stemWidth": 8}, "head": {"hiddenDim": 32, "outputDim": 16}},
-            "swav": {"numPrototypes": 10, "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1.0, 0.3]}, "freezePrototypesSteps": 0},
+            "model": {
+                "variant": None,
+                "design": {"depth": 2, "w0": 8, "wa": 8.0, "wm": 2.0, "groupWidth": 8, "stemWidth": 8},
+                "head": {"hiddenDim": 32, "outputDim": 16},
+            },
+            "swav": {
+                "numPrototypes": 10,
+                "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1.0, 0.3]},
+                "freezePrototypesSteps": 0,
+            },
             "optim": {"epochs": 1000, "warmupEpochs": 0},
             "data": {"sources": [str(tmp / "digits" / "train")], "batchSize": 8, "loaderWorkers": 0},
             "checkpoint": {"intervalSteps": 5, "keepLast": 1},
@@ -47,7 +55,12 @@ def training_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_dir = tmp / "run"
     run_dir.mkdir()
     env = {**os.environ, "SEER_RUN_DIR": str(run_dir), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "seer.trainer", "--job", str(tmp / "job.yaml")], env=env, stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("w"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seer.trainer", "--job", str(tmp / "job.yaml")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "worker.log").open("w"),
+    )
     endpoint = run_dir / "pids" / "rank-0.json"
     deadline = time.monotonic() + 120
     while not endpoint.exists():
@@ -82,8 +95,13 @@ def test_the_real_trainer_series_exist_and_move(prometheus: Prometheus):
     prometheus.wait_for("a first sample", lambda: bool(prometheus.query(images)))
     first = _total(prometheus, images)
     prometheus.wait_for("the images counter to increase", lambda: _total(prometheus, images) > first)
-    prometheus.wait_for("step-time observations", lambda: _total(prometheus, f'seer_train_step_duration_seconds_count{{seer_job="{JOB}"}}') > 0)
-    prometheus.wait_for("a committed checkpoint", lambda: _total(prometheus, f'seer_checkpoint_last_step{{seer_job="{JOB}"}}') >= 5)
+    prometheus.wait_for(
+        "step-time observations",
+        lambda: _total(prometheus, f'seer_train_step_duration_seconds_count{{seer_job="{JOB}"}}') > 0,
+    )
+    prometheus.wait_for(
+        "a committed checkpoint", lambda: _total(prometheus, f'seer_checkpoint_last_step{{seer_job="{JOB}"}}') >= 5
+    )
     step = _total(prometheus, f'seer_train_step{{seer_job="{JOB}"}}')
     loss = _total(prometheus, f'seer_train_loss{{seer_job="{JOB}"}}')
     assert step >= 5 and 0 < loss < 100

@@ -26,7 +26,9 @@ def _alert_exprs() -> list[tuple[str, str]]:
     return [(r["alert"], r["expr"]) for g in doc["groups"] for r in g["rules"]]
 
 
-QUERIES = [(f"dashboard: {t}", e) for t, e in dash.panel_queries(dash.build_dashboard())] + [(f"alert: {a}", e) for a, e in _alert_exprs()]
+QUERIES = [(f"dashboard: {t}", e) for t, e in dash.panel_queries(dash.build_dashboard())] + [
+    (f"alert: {a}", e) for a, e in _alert_exprs()
+]
 
 
 @pytest.mark.parametrize("where,expr", QUERIES, ids=[w for w, _ in QUERIES])
@@ -42,9 +44,13 @@ def test_every_trainer_series_is_on_the_dashboard(defined_series):
     # _count/_created are implied by _bucket/_sum; the rest must have a panel.
     wanted = {n for n in defined_series["trainer"] if not n.endswith(("_created", "_count"))}
     histograms_by_bucket = {n.removesuffix("_bucket") for n in queried if n.endswith("_bucket")}
-    missing = {n for n in wanted - queried if not (n.endswith("_sum") and n.removesuffix("_sum") in histograms_by_bucket)}
+    missing = {
+        n for n in wanted - queried if not (n.endswith("_sum") and n.removesuffix("_sum") in histograms_by_bucket)
+    }
     assert not missing, f"trainer series without a panel: {sorted(missing)}"
 
 
 def test_series_extraction_ignores_labels():
-    assert series_in('sum by (seer_job) (rate(seer_train_images_total{seer_job=~"$seer_job"}[1m]))') == {"seer_train_images_total"}
+    assert series_in('sum by (seer_job) (rate(seer_train_images_total{seer_job=~"$seer_job"}[1m]))') == {
+        "seer_train_images_total"
+    }

@@ -32,7 +32,9 @@ def test_promtool_check_metrics_finds_no_problem_in_the_trainer_exposition(promt
     exposition = generate_latest(_exercised().registry)
     assert b"seer_train_images_total" in exposition
     result = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, timeout=60)
-    assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), (result.stdout + result.stderr).decode()
+    assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), (
+        result.stdout + result.stderr
+    ).decode()
 
 
 def test_promtool_check_metrics_does_flag_a_badly_named_metric(promtool):

@@ -32,16 +32,28 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int, seed: 
         optimizer.step()
 
 
-def make_state(model: nn.Module, step: int = 0, queue: torch.Tensor | None = None) -> tuple[TrainingState, torch.optim.Optimizer]:
+def make_state(
+    model: nn.Module, step: int = 0, queue: torch.Tensor | None = None
+) -> tuple[TrainingState, torch.optim.Optimizer]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     per_rank = {"swav_queue": TensorSlot(queue)} if queue is not None else {}
-    state = TrainingState(model, optimizer, progress=Progress(step=step, epoch=0, position=step * 4), per_rank=per_rank, spec_hash="sha256:test")
+    state = TrainingState(
+        model,
+        optimizer,
+        progress=Progress(step=step, epoch=0, position=step * 4),
+        per_rank=per_rank,
+        spec_hash="sha256:test",
+    )
     return state, optimizer
 
 
 def config(url: str, **overrides: Any) -> CheckpointConfig:
     fields: dict[str, Any] = dict(
-        url=url, keep_last=3, every_steps=1, every_seconds=None, async_save=True,
+        url=url,
+        keep_last=3,
+        every_steps=1,
+        every_seconds=None,
+        async_save=True,
         retry=RetryPolicy(attempts=2, initial_backoff_s=0.05),
     )
     fields.update(overrides)
@@ -69,7 +81,9 @@ def save_then_hang(url: str, ready_file: str) -> None:
 
     torch.set_num_threads(1)
     model = nn.Sequential(nn.Linear(256, 256), nn.Linear(256, 256))
-    state = TrainingState(model, None, progress=Progress(step=1), extra={"big": TensorSlot(torch.randn(17, 1024, 1024))})
+    state = TrainingState(
+        model, None, progress=Progress(step=1), extra={"big": TensorSlot(torch.randn(17, 1024, 1024))}
+    )
     checkpointer = Checkpointer(config(url, async_save=False), {})
     result = checkpointer.save(state)
     assert result is not None and result.ok, result
@@ -136,7 +150,10 @@ def dist_worker(rank: int, world_size: int, port: int, action: str, url: str, ou
         result = checkpointer.close()
         assert result is None or result.ok, result
         model_state, optim_state = full_state(model), full_optim_state(model, optimizer)
-        torch.save({"queue": queue, "draws": draws, "step": state.progress.step}, os.path.join(out_dir, f"{action}-rank{rank}.pt"))
+        torch.save(
+            {"queue": queue, "draws": draws, "step": state.progress.step},
+            os.path.join(out_dir, f"{action}-rank{rank}.pt"),
+        )
         if rank == 0:
             torch.save({"model": model_state, "optim": optim_state}, os.path.join(out_dir, f"{action}-full.pt"))
         dist.barrier()
@@ -154,7 +171,9 @@ def run_ranks(world_size: int, action: str, url: str, out_dir: str, fsdp: bool) 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     os.environ["OMP_NUM_THREADS"] = "1"
-    mp.start_processes(dist_worker, args=(world_size, port, action, url, out_dir, fsdp), nprocs=world_size, start_method="spawn")
+    mp.start_processes(
+        dist_worker, args=(world_size, port, action, url, out_dir, fsdp), nprocs=world_size, start_method="spawn"
+    )
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import checkpoint_workers
 import pytest
 import torch
 from checkpoint_workers import config, full_state, make_state, tiny_model
 
-import checkpoint_workers
 from seer.trainer.checkpoint import Checkpointer, latest_complete
 
 

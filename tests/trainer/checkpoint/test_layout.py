@@ -68,7 +68,9 @@ def test_plan_deletions(found: list[StepEntry], keep_last: int, committed: int, 
     st.sets(st.integers(0, 50), max_size=5),
     st.integers(1, 5),
 )
-def test_retention_keeps_exactly_k_complete_and_never_the_committed_one(complete: set[int], torn: set[int], k: int) -> None:
+def test_retention_keeps_exactly_k_complete_and_never_the_committed_one(
+    complete: set[int], torn: set[int], k: int
+) -> None:
     committed = max(complete)
     found = entries(sorted(complete), sorted(torn - complete))
     deleted = set(plan_deletions(found, keep_last=k, committed_step=committed))

@@ -12,8 +12,16 @@ from seer.trainer.checkpoint import Manifest, RetryPolicy, spec_hash
 
 def manifest(**overrides: object) -> Manifest:
     fields = dict(
-        step=7, epoch=1, position=4096, world_size=2, spec_hash="sha256:x", loss=2.5,
-        unix_time=1.0, time="1970-01-01T00:00:01+00:00", duration_s=0.5, torch_version="2.13.0",
+        step=7,
+        epoch=1,
+        position=4096,
+        world_size=2,
+        spec_hash="sha256:x",
+        loss=2.5,
+        unix_time=1.0,
+        time="1970-01-01T00:00:01+00:00",
+        duration_s=0.5,
+        torch_version="2.13.0",
     )
     fields.update(overrides)
     return Manifest(**fields)  # type: ignore[arg-type]

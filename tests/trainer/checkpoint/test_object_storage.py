@@ -52,7 +52,9 @@ def test_retention_on_s3_keeps_exactly_k(s3_bucket: str) -> None:
 
 
 def test_an_unreachable_store_fails_the_save_cleanly_and_the_next_save_succeeds(
-    s3_bucket: str, fault_proxy, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    s3_bucket: str,
+    fault_proxy,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.endpoint)  # every request goes through the proxy
     url = f"{s3_bucket}/run-3"

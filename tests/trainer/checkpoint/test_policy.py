@@ -24,7 +24,13 @@ from seer.trainer.checkpoint.policy import should_save
     ],
 )
 def test_should_save(
-    step: int, last_step: int | None, last_time: float | None, now: float, every_steps: int | None, every_seconds: float | None, due: bool
+    step: int,
+    last_step: int | None,
+    last_time: float | None,
+    now: float,
+    every_steps: int | None,
+    every_seconds: float | None,
+    due: bool,
 ) -> None:
     assert should_save(step, last_step, last_time, now, every_steps, every_seconds) is due
 

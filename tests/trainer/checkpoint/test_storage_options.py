@@ -29,7 +29,11 @@ def test_s3_options_are_built_from_aws_variables() -> None:
 
 
 def test_service_specific_endpoint_wins_and_default_region_is_a_fallback() -> None:
-    env = {"AWS_ENDPOINT_URL": "http://general", "AWS_ENDPOINT_URL_S3": "http://s3-only", "AWS_DEFAULT_REGION": "us-west-2"}
+    env = {
+        "AWS_ENDPOINT_URL": "http://general",
+        "AWS_ENDPOINT_URL_S3": "http://s3-only",
+        "AWS_DEFAULT_REGION": "us-west-2",
+    }
     options = storage_options_from_env("s3://b", env)
     assert options == {"endpoint_url": "http://s3-only", "client_kwargs": {"region_name": "us-west-2"}}
 
@@ -48,7 +52,10 @@ def test_gcs_options_use_the_service_account_file() -> None:
     assert storage_options_from_env("gs://bucket/x", env) == {"token": "/var/secrets/sa.json", "project": "proj"}
 
 
-@pytest.mark.parametrize(("url", "protocol"), [("s3://b/k", "s3"), ("s3a://b", "s3"), ("gcs://b", "gs"), ("/p", "file"), ("file:///p", "file")])
+@pytest.mark.parametrize(
+    ("url", "protocol"),
+    [("s3://b/k", "s3"), ("s3a://b", "s3"), ("gcs://b", "gs"), ("/p", "file"), ("file:///p", "file")],
+)
 def test_protocol_of(url: str, protocol: str) -> None:
     assert protocol_of(url) == protocol
 
@@ -75,4 +82,8 @@ def test_different_secrets_have_different_reprs_so_fsspec_caches_do_not_mix_cred
 
 def test_redact_masks_credentials_recursively() -> None:
     options = {"key": "plain-key", "client_kwargs": {"aws_secret_access_key": "s"}, "endpoint_url": "http://e"}
-    assert redact(options) == {"key": "***", "client_kwargs": {"aws_secret_access_key": "***"}, "endpoint_url": "http://e"}
+    assert redact(options) == {
+        "key": "***",
+        "client_kwargs": {"aws_secret_access_key": "***"},
+        "endpoint_url": "http://e",
+    }

@@ -31,7 +31,9 @@ def test_layout_counts_and_split(digits_root):
 def test_images_are_rgb_pngs_of_the_requested_size(digits_root):
     from PIL import Image
 
-    with Image.open(os.path.join(digits_root, "eval-test", "3", sorted(os.listdir(os.path.join(digits_root, "eval-test", "3")))[0])) as img:
+    with Image.open(
+        os.path.join(digits_root, "eval-test", "3", sorted(os.listdir(os.path.join(digits_root, "eval-test", "3")))[0])
+    ) as img:
         assert img.format == "PNG" and img.mode == "RGB" and img.size == (16, 16)
 
 
@@ -75,7 +77,9 @@ def test_webdataset_variant_holds_the_same_training_images(tmp_path, digits_root
     folder = list_samples(f"{digits_root}/train")
     assert len(shards.sources) == 3 and len(shards) == len(folder) == info["num_train"]
     assert sorted(shards.keys) == sorted(os.path.basename(s)[:-4] for s in folder.sources)
-    assert shards.read(0) == folder.read(folder.sources.index(next(s for s in folder.sources if s.endswith(f"/{shards.keys[0]}.png"))))
+    assert shards.read(0) == folder.read(
+        folder.sources.index(next(s for s in folder.sources if s.endswith(f"/{shards.keys[0]}.png")))
+    )
 
 
 def test_the_two_variants_refuse_to_share_a_root(tmp_path):
@@ -89,7 +93,12 @@ def test_the_command_line_writes_the_quickstart_data(tmp_path):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "seer.trainer.data", "digits", str(tmp_path / "d"), "--size", "8"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "seer.trainer.data", "digits", str(tmp_path / "d"), "--size", "8"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     info = json.loads(out.stdout)
     assert info["num_train"] + info["num_eval_test"] == 1797
     assert "RuntimeWarning" not in out.stderr

@@ -12,7 +12,7 @@ def test_digits_eval_split_loads_with_labels_from_folder_names(digits_root):
     data = load_image_folder(f"{digits_root}/eval-test", size=16)
     assert data.classes == tuple(str(d) for d in range(10))
     assert data.images.shape == (len(data.labels), 3, 16, 16)
-    for url, label in zip(data.urls[::37], data.labels[::37].tolist()):
+    for url, label in zip(data.urls[::37], data.labels[::37].tolist(), strict=False):
         assert f"/eval-test/{label}/" in url
     assert data.images.mean().abs() < 3  # normalised, not raw 0..255
 
@@ -22,7 +22,7 @@ def test_class_numbering_can_be_fixed_by_the_train_split(tmp_path, make_image):
         (tmp_path / "test" / cls).mkdir(parents=True)
         (tmp_path / "test" / cls / "a.png").write_bytes(make_image(10, 10))
     data = load_image_folder(str(tmp_path / "test"), size=8, classes=["dog", "cat", "eel"])
-    labels = {url.split("/")[-2]: label for url, label in zip(data.urls, data.labels.tolist())}
+    labels = {url.split("/")[-2]: label for url, label in zip(data.urls, data.labels.tolist(), strict=False)}
     assert labels == {"dog": 0, "cat": 1}
     with pytest.raises(ValueError, match="cat"):
         load_image_folder(str(tmp_path / "test"), size=8, classes=["dog"])

@@ -26,13 +26,14 @@ def batches(samples, cfg, **kw):
 def test_loader_workers_yield_exactly_what_the_main_process_builds(digits_train, small_crops, workers):
     kw = dict(per_rank_batch=8, seed=4, epoch=1, start_position=len(digits_train) - 5 * 16)
     reference = batches(digits_train, small_crops, rank=1, world_size=2, **kw)
-    parallel = batches(digits_train, small_crops, rank=1, world_size=2, workers=workers,
-                       multiprocessing_context="fork", **kw)
+    parallel = batches(
+        digits_train, small_crops, rank=1, world_size=2, workers=workers, multiprocessing_context="fork", **kw
+    )
     assert len(reference) == len(parallel) == 5
-    for a, b in zip(reference, parallel):
+    for a, b in zip(reference, parallel, strict=False):
         assert torch.equal(a.indices, b.indices)
         assert a.position_after == b.position_after and a.step_in_epoch == b.step_in_epoch
-        assert all(torch.equal(x, y) for x, y in zip(a.crops, b.crops))
+        assert all(torch.equal(x, y) for x, y in zip(a.crops, b.crops, strict=False))
 
 
 def test_resume_with_another_world_size_reproduces_the_same_samples_and_crops(digits_train, small_crops):
@@ -44,8 +45,12 @@ def test_resume_with_another_world_size_reproduces_the_same_samples_and_crops(di
         for k, i in enumerate(batch.indices.tolist()):
             by_index[i] = [c[k] for c in batch.crops]
     # Two ranks of 8 for 5 steps, checkpoint, then one rank of 16 to the end.
-    first = [list(islice(build_loader(digits_train, multicrop=small_crops, per_rank_batch=b, rank=r,
-                                      world_size=2, seed=1), 5)) for r in range(2)]
+    first = [
+        list(
+            islice(build_loader(digits_train, multicrop=small_crops, per_rank_batch=b, rank=r, world_size=2, seed=1), 5)
+        )
+        for r in range(2)
+    ]
     position = first[0][-1].position_after
     assert position == first[1][-1].position_after == 5 * 2 * b
     rest = batches(digits_train, small_crops, per_rank_batch=2 * b, seed=1, start_position=position)
@@ -55,7 +60,7 @@ def test_resume_with_another_world_size_reproduces_the_same_samples_and_crops(di
     assert set(seen) == set(epoch_order(n, 1, 0)[: len(seen)].tolist())
     for batch in first[1][:2]:  # crops after the world-size change are the same crops
         for k, i in enumerate(batch.indices.tolist()):
-            assert all(torch.equal(c[k], ref) for c, ref in zip(batch.crops, by_index[i]))
+            assert all(torch.equal(c[k], ref) for c, ref in zip(batch.crops, by_index[i], strict=False))
 
 
 def test_epochs_advance_and_a_resume_at_the_end_of_an_epoch_moves_on(digits_train, small_crops):
@@ -89,8 +94,14 @@ def test_webdataset_shards_on_object_storage_feed_the_loader(tmp_path, small_cro
     for name in sorted(__import__("os").listdir(info["train"])):
         fs.pipe(f"/wds-bucket/train/{name}", open(f"{info['train']}/{name}", "rb").read())
     try:
-        loader = build_loader("memory://wds-bucket/train", multicrop=small_crops, per_rank_batch=32,
-                              workers=1, multiprocessing_context="fork", storage_options={"anon": True})
+        loader = build_loader(
+            "memory://wds-bucket/train",
+            multicrop=small_crops,
+            per_rank_batch=32,
+            workers=1,
+            multiprocessing_context="fork",
+            storage_options={"anon": True},
+        )
         assert loader.num_samples == info["num_train"]
         assert len(loader.samples.sources) == -(-info["num_train"] // 400)
         batch = next(iter(loader))
@@ -105,8 +116,9 @@ def test_too_small_a_dataset_for_one_global_batch_is_an_error(digits_train, smal
 
 
 def test_batch_pins_and_moves_its_crops():
-    batch = Batch(crops=[torch.zeros(2, 3, 4, 4)], indices=torch.arange(2), epoch=0,
-                  step_in_epoch=0, position_after=2, corrupt=0)
+    batch = Batch(
+        crops=[torch.zeros(2, 3, 4, 4)], indices=torch.arange(2), epoch=0, step_in_epoch=0, position_after=2, corrupt=0
+    )
     moved = batch.to("cpu")
     assert moved.position_after == 2 and torch.equal(moved.crops[0], batch.crops[0])
     if torch.cuda.is_available():  # pinning needs an accelerator runtime

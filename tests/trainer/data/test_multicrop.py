@@ -20,9 +20,7 @@ PLAIN = dict(flip_prob=0.0, jitter_prob=0.0, grayscale_prob=0.0, blur_prob=0.0, 
 
 def images(n: int, seed: int = 0, sizes=((32, 32),)) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return [
-        torch.randint(0, 256, (3, *sizes[i % len(sizes)]), generator=g, dtype=torch.uint8) for i in range(n)
-    ]
+    return [torch.randint(0, 256, (3, *sizes[i % len(sizes)]), generator=g, dtype=torch.uint8) for i in range(n)]
 
 
 def unnormalize(x: torch.Tensor) -> torch.Tensor:
@@ -39,7 +37,7 @@ def test_the_same_coordinates_give_bitwise_identical_crops(small_crops):
     imgs = images(6)
     a = multicrop(imgs, np.arange(10, 16), small_crops, seed=3, epoch=2)
     b = multicrop(imgs, np.arange(10, 16), small_crops, seed=3, epoch=2)
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=False))
 
 
 def test_a_samples_crops_do_not_depend_on_the_rest_of_its_batch(small_crops):
@@ -48,7 +46,7 @@ def test_a_samples_crops_do_not_depend_on_the_rest_of_its_batch(small_crops):
     full = multicrop(imgs, idx, small_crops, seed=1, epoch=0)
     order = [5, 2, 7]
     part = multicrop([imgs[i] for i in order], idx[order], small_crops, seed=1, epoch=0)
-    for crop_full, crop_part in zip(full, part):
+    for crop_full, crop_part in zip(full, part, strict=False):
         assert torch.equal(crop_full[order], crop_part)
 
 
@@ -74,7 +72,9 @@ def test_values_stay_in_the_normalised_range_of_0_to_1_pixels(small_crops):
 
 
 def test_a_full_crop_without_photometric_ops_is_the_normalised_image():
-    cfg = MultiCropConfig(sizes=(16,), counts=(1,), min_scale=(1.0,), max_scale=(1.0,), aspect_ratio=(1.0, 1.0), **PLAIN)
+    cfg = MultiCropConfig(
+        sizes=(16,), counts=(1,), min_scale=(1.0,), max_scale=(1.0,), aspect_ratio=(1.0, 1.0), **PLAIN
+    )
     img = images(1, sizes=((16, 16),))
     (out,) = multicrop(img, [0], cfg, seed=0, epoch=0)
     torch.testing.assert_close(unnormalize(out)[0], img[0].float() / 255, atol=1e-5, rtol=0)
@@ -84,13 +84,16 @@ def test_flip_mirrors_the_same_crop():
     plain = MultiCropConfig(sizes=(12,), counts=(3,), min_scale=(0.3,), max_scale=(0.9,), **PLAIN)
     flipped = dataclasses.replace(plain, flip_prob=1.0)
     imgs = images(3)
-    for a, b in zip(multicrop(imgs, np.arange(3), plain, seed=0, epoch=0),
-                    multicrop(imgs, np.arange(3), flipped, seed=0, epoch=0)):
+    for a, b in zip(
+        multicrop(imgs, np.arange(3), plain, seed=0, epoch=0), multicrop(imgs, np.arange(3), flipped, seed=0, epoch=0), strict=False
+    ):
         torch.testing.assert_close(a.flip(-1), b)
 
 
 def test_grayscale_makes_the_channels_equal():
-    cfg = MultiCropConfig(sizes=(8,), counts=(2,), min_scale=(0.5,), max_scale=(1.0,), **{**PLAIN, "grayscale_prob": 1.0})
+    cfg = MultiCropConfig(
+        sizes=(8,), counts=(2,), min_scale=(0.5,), max_scale=(1.0,), **{**PLAIN, "grayscale_prob": 1.0}
+    )
     for crop in multicrop(images(4), np.arange(4), cfg, seed=0, epoch=0):
         pixels = unnormalize(crop)
         torch.testing.assert_close(pixels[:, 0], pixels[:, 1], atol=1e-5, rtol=0)
@@ -98,7 +101,9 @@ def test_grayscale_makes_the_channels_equal():
 
 
 def test_solarize_leaves_no_pixel_above_half():
-    cfg = MultiCropConfig(sizes=(8,), counts=(1,), min_scale=(0.5,), max_scale=(1.0,), **{**PLAIN, "solarize_prob": 1.0})
+    cfg = MultiCropConfig(
+        sizes=(8,), counts=(1,), min_scale=(0.5,), max_scale=(1.0,), **{**PLAIN, "solarize_prob": 1.0}
+    )
     (crop,) = multicrop(images(4), np.arange(4), cfg, seed=0, epoch=0)
     assert unnormalize(crop).max() <= 0.5 + 1e-5
 
@@ -106,8 +111,9 @@ def test_solarize_leaves_no_pixel_above_half():
 @pytest.mark.parametrize("height, width", [(32, 32), (50, 20), (7, 90), (500, 375)])
 def test_crop_boxes_lie_inside_the_image_and_respect_scale_and_aspect(height, width):
     cfg = MultiCropConfig(sizes=(8,), counts=(64,), min_scale=(0.2,), max_scale=(0.6,))
-    p = sample_group_params(cfg, 0, seed=0, epoch=0, indices=np.arange(4),
-                            heights=np.full(4, height), widths=np.full(4, width))
+    p = sample_group_params(
+        cfg, 0, seed=0, epoch=0, indices=np.arange(4), heights=np.full(4, height), widths=np.full(4, width)
+    )
     assert (p.top >= 0).all() and (p.left >= 0).all()
     assert (p.top + p.height <= height).all() and (p.left + p.width <= width).all()
     assert (p.height >= 1).all() and (p.width >= 1).all()
@@ -119,8 +125,9 @@ def test_crop_boxes_lie_inside_the_image_and_respect_scale_and_aspect(height, wi
 
 
 def test_probabilities_are_honoured_over_many_draws(small_crops):
-    p = sample_group_params(small_crops, 1, seed=0, epoch=0, indices=np.arange(2000),
-                            heights=np.full(2000, 32), widths=np.full(2000, 32))
+    p = sample_group_params(
+        small_crops, 1, seed=0, epoch=0, indices=np.arange(2000), heights=np.full(2000, 32), widths=np.full(2000, 32)
+    )
     assert abs(p.jitter.mean() - 0.8) < 0.03
     assert abs(p.grayscale.mean() - 0.2) < 0.03
     assert abs(p.blur.mean() - 0.5) < 0.03

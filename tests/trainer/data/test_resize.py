@@ -17,8 +17,13 @@ from seer.trainer.data.resize import resize_weights, resized_crops
 @pytest.mark.parametrize("flip", [False, True])
 def test_matches_f_interpolate_with_antialias(top, left, height, width, size, flip):
     image = torch.rand(1, 3, 32, 40, generator=torch.Generator().manual_seed(0)) * 255
-    ref = F.interpolate(image[:, :, top : top + height, left : left + width], size=(size, size),
-                        mode="bilinear", antialias=True, align_corners=False)
+    ref = F.interpolate(
+        image[:, :, top : top + height, left : left + width],
+        size=(size, size),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
     if flip:
         ref = ref.flip(-1)
     out = resized_crops(image, *(np.array([v]) for v in (top, left, height, width, flip)), size)

@@ -23,16 +23,21 @@ def test_key_is_the_name_up_to_the_first_dot_of_the_base_name():
 def test_index_groups_members_by_key_and_points_at_the_image_bytes(tmp_path, make_shard, make_image):
     img_a, img_b = make_image(8, 8, "PNG", seed=1), make_image(9, 7, "JPEG", seed=2)
     shard = tmp_path / "s.tar"
-    make_shard(str(shard), [
-        ("a.cls", b"3"), ("a.png", img_a),
-        ("dir/b.jpg", img_b), ("dir/b.json", b"{}"),
-        ("c.txt", b"no image: not a sample"),
-    ])
+    make_shard(
+        str(shard),
+        [
+            ("a.cls", b"3"),
+            ("a.png", img_a),
+            ("dir/b.jpg", img_b),
+            ("dir/b.json", b"{}"),
+            ("c.txt", b"no image: not a sample"),
+        ],
+    )
     fs = fsspec.filesystem("file")
     samples = index_tar_shard(fs, str(shard), f"file://{shard}")
     assert [s.key for s in samples] == ["a", "dir/b"]
     raw = shard.read_bytes()
-    for sample, expected in zip(samples, (img_a, img_b)):
+    for sample, expected in zip(samples, (img_a, img_b), strict=False):
         assert raw[sample.offset : sample.offset + sample.size] == expected
 
 

@@ -6,8 +6,14 @@ from seer.platform.variants import VARIANTS, RegNetDesign
 from seer.trainer.models import build_classifier, complexity, describe_variants, stages
 
 PUBLISHED_GFLOPS = {  # pycls model zoo, multiply-adds at 224 px
-    "regnety_200mf": 0.2, "regnety_400mf": 0.4, "regnety_800mf": 0.8, "regnety_1.6gf": 1.6,
-    "regnety_3.2gf": 3.2, "regnety_8gf": 8.0, "regnety_16gf": 15.9, "regnety_32gf": 32.3,
+    "regnety_200mf": 0.2,
+    "regnety_400mf": 0.4,
+    "regnety_800mf": 0.8,
+    "regnety_1.6gf": 1.6,
+    "regnety_3.2gf": 3.2,
+    "regnety_8gf": 8.0,
+    "regnety_16gf": 15.9,
+    "regnety_32gf": 32.3,
 }
 
 

@@ -48,7 +48,9 @@ def test_one_trunk_pass_per_resolution_and_same_result_as_per_crop() -> None:
 def test_frozen_prototypes_do_not_move_while_the_rest_trains() -> None:
     model = _model()
     model.head.normalize_prototypes_()
-    obj = SwAVObjective(num_crops=2, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, feature_dim=8)
+    obj = SwAVObjective(
+        num_crops=2, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, feature_dim=8
+    )
     opt = LARS(param_groups(model), lr=0.5, weight_decay=1e-4)
     crops = [torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)]
     protos = model.head.prototypes.weight.detach().clone()

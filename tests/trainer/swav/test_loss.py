@@ -39,4 +39,6 @@ def test_loss_and_gradient_match_the_loop_over_crops_and_samples(num_crops, assi
 
 def test_shape_mismatch_is_reported() -> None:
     with pytest.raises(ValueError, match="codes shape"):
-        swapped_prediction_loss(torch.zeros(6, 3), torch.zeros(1, 2, 3), num_crops=2, crops_for_assign=[0], temperature=0.1)
+        swapped_prediction_loss(
+            torch.zeros(6, 3), torch.zeros(1, 2, 3), num_crops=2, crops_for_assign=[0], temperature=0.1
+        )

@@ -39,8 +39,16 @@ def _tiny(queue_length: int, starts: int):
     torch.manual_seed(0)
     trunk = build_trunk("regnety_200mf")
     model = SwAVModel(trunk, SwAVHead(trunk.out_features, hidden_dim=32, out_dim=8, num_prototypes=10)).eval()
-    obj = SwAVObjective(num_crops=2, crops_for_assign=[0, 1], temperature=0.1, epsilon=0.05, sinkhorn_iterations=3,
-                        queue_length=queue_length, queue_starts_epoch=starts, feature_dim=8)
+    obj = SwAVObjective(
+        num_crops=2,
+        crops_for_assign=[0, 1],
+        temperature=0.1,
+        epsilon=0.05,
+        sinkhorn_iterations=3,
+        queue_length=queue_length,
+        queue_starts_epoch=starts,
+        feature_dim=8,
+    )
     return model, obj
 
 

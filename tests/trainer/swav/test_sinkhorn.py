@@ -27,7 +27,9 @@ def test_prototype_marginals_tighten_with_iterations() -> None:
 @pytest.mark.parametrize("iterations", [0, 1, 3, 10])
 def test_matches_swav_reference(iterations: int) -> None:
     s = _cosine_scores(257, 40)
-    torch.testing.assert_close(sinkhorn(s, epsilon=0.05, iterations=iterations), sinkhorn_reference(s, epsilon=0.05, iterations=iterations))
+    torch.testing.assert_close(
+        sinkhorn(s, epsilon=0.05, iterations=iterations), sinkhorn_reference(s, epsilon=0.05, iterations=iterations)
+    )
 
 
 def test_last_rows_returns_the_tail_of_the_full_result_and_leaves_input_alone() -> None:
