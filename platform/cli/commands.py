@@ -310,7 +310,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from seer.trainer.models import describe_variants
+    from seer.platform.models import describe_variants
 
     rows = describe_variants()
     if args.output == "json":

@@ -1,11 +1,10 @@
-"""RegNet models: design-space generator, networks, analytic complexity, variant table.
+"""RegNet models in torch; the torch-free design-space and complexity math they are built
+from lives in ``seer.platform.models`` and is re-exported here.
 
 Knows nothing about FSDP or SwAV (see ``seer.trainer.parallel`` and ``seer.trainer.swav``).
 """
 
-from seer.trainer.models.catalog import describe_variants
-from seer.trainer.models.complexity import Complexity, complexity, trunk_flops
-from seer.trainer.models.design import StageSpec, stages
+from seer.platform.models import Complexity, StageSpec, complexity, describe_variants, stages, trunk_flops
 from seer.trainer.models.regnet import (
     RegNetClassifier,
     RegNetTrunk,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seer.platform.models.design import StageSpec, stages
 from seer.platform.variants import VARIANTS, RegNetDesign
-from seer.trainer.models.design import StageSpec, stages
 
 
 def _conv_bn(w_in: int, w_out: int, k: int, *, stride: int = 1, groups: int = 1) -> list[nn.Module]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seer.platform.models.design import stages
 from seer.platform.variants import RegNetDesign
-from seer.trainer.models.design import stages
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from seer.platform.models.complexity import complexity
+from seer.platform.models.design import stages
 from seer.platform.variants import VARIANTS
-from seer.trainer.models.complexity import complexity
-from seer.trainer.models.design import stages
 
 
 def describe_variants() -> list[dict[str, Any]]:

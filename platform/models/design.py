@@ -39,7 +39,8 @@ def generate_block_widths(*, w0: int, wa: float, wm: float, depth: int, q: int =
     """
     if not (wa >= 0 and w0 > 0 and wm > 1 and w0 % q == 0 and depth > 0):
         raise ValueError(
-            f"invalid RegNet design: w0={w0} (must be >0 and a multiple of {q}), wa={wa} (>=0), wm={wm} (>1), depth={depth} (>0)"
+            f"invalid RegNet design: w0={w0} (must be >0 and a multiple of {q}), wa={wa} (>=0), wm={wm} (>1), "
+            f"depth={depth} (>0)"
         )
     widths: list[int] = []
     for j in range(depth):
