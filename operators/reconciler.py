@@ -55,6 +55,10 @@ class Reconciler:
         self.metrics = metrics
         self.clock = clock
         self.fetch = fetch
+        #: Test barrier: completed reconcile rounds per (namespace, name), success or not.
+        #: Tests wait for a round that *started* after an action (count + 2: the one in
+        #: flight may predate it) instead of sleeping; the operator itself never reads it.
+        self.rounds_completed: dict[tuple[str, str], int] = {}
 
     def reconcile(self, namespace: str, name: str, scrape: bool = False) -> float | None:
         """Bring one job closer to its spec; returns seconds until it wants another look."""
@@ -77,6 +81,8 @@ class Reconciler:
             raise
         finally:
             self.metrics.duration.observe(time.perf_counter() - started)
+            key = (namespace, name)
+            self.rounds_completed[key] = self.rounds_completed.get(key, 0) + 1  # test barrier, see __init__
 
     def _once(self, namespace: str, name: str, scrape: bool) -> float | None:
         doc = self.api.get_job(namespace, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import kopf.testing
 import pytest
 from conftest import NS, OPERATOR_ARGS, wait_for
+from reconcile_barrier import current_reconciler, next_full_round, wait_for_operator_start
 
 pytestmark = pytest.mark.services
 
@@ -41,6 +42,7 @@ def test_evicted_worker_is_replaced_and_counts_a_restart(cluster, operator):
     cluster.evict_pod("beta-worker-1-0")
     wait_for(lambda: "beta-worker-1-1" in _names(cluster.pods("beta")), what="replacement pod")
     wait_for(lambda: "beta-worker-1-0" not in _names(cluster.pods("beta")), what="evicted pod removed")
+    next_full_round("beta")  # the status is written after the pods change: read it after a whole round
     assert cluster.status("beta")["restarts"] == 1
     assert cluster.status("beta")["phase"] == "Restarting"
     cluster.run_pod("beta-worker-1-1")
@@ -131,11 +133,11 @@ def test_operator_restart_mid_flight_creates_no_duplicates(cluster, kubeconfig):
         cluster.evict_pod("theta-worker-0-0")
         wait_for(lambda: cluster.status("theta").get("restarts") == 1)
     assert runner.exception is None
+    previous = current_reconciler()
     with kopf.testing.KopfRunner(OPERATOR_ARGS, timeout=30):
+        wait_for_operator_start(previous)
         wait_for(lambda: cluster.status("theta").get("observedGeneration") == 1)
-        import time
-
-        time.sleep(1.5)  # a resync round after the restart: it must create nothing new
+        next_full_round("theta")  # a whole round of the restarted operator: it must create nothing new
     names = _names(cluster.pods("theta"))
     assert sorted(names) == ["theta-worker-0-1", "theta-worker-1-0", "theta-worker-2-0"]
     assert len(cluster.pods("theta", "rendezvous")) == 1 and len(cluster.services("theta")) == 1
