@@ -59,11 +59,15 @@ def test_the_issue_s_per_job_panels_exist(needle, title):
     assert any(needle in t["expr"] for t in panel["targets"])
 
 
-def test_job_selector_variable_lists_jobs_and_allows_several():
+def test_job_selector_variable_lists_the_chosen_namespaces_jobs_and_allows_several():
     variables = {v["name"]: v for v in DASHBOARD["templating"]["list"]}
-    job = variables["seer_job"]
-    assert job["query"]["query"] == "label_values(seer_train_step, seer_job)"
-    assert job["multi"] is True and job["includeAll"] is True and job["allValue"] == ".*"
+    job, namespace = variables["seer_job"], variables["namespace"]
+    assert job["query"]["query"] == 'label_values(seer_train_step{namespace=~"$namespace"}, seer_job)'
+    assert namespace["query"]["query"] == "label_values(seer_train_step, namespace)"
+    for var in (job, namespace):
+        assert var["multi"] is True and var["includeAll"] is True and var["allValue"] == ".*"
+    names = [v["name"] for v in DASHBOARD["templating"]["list"]]
+    assert names.index("namespace") < names.index("seer_job"), "the job list follows the namespace selection"
     assert variables["datasource"]["query"] == "prometheus"
 
 
@@ -72,7 +76,28 @@ def test_every_per_job_query_selects_the_chosen_jobs(title, expr):
     if any(name in expr for name in OPERATOR_WIDE):
         return
     selectors = expr.count("{")
-    assert selectors and expr.count('seer_job=~"$seer_job"') == selectors, f"{title}: {expr}"
+    assert selectors and expr.count('namespace=~"$namespace", seer_job=~"$seer_job"') == selectors, f"{title}: {expr}"
+
+
+@pytest.mark.parametrize("title,expr", dash.panel_queries(DASHBOARD))
+def test_every_per_job_aggregation_keeps_namespace_and_job_apart_like_the_alerts(title, expr):
+    """Two namespaces' jobs of one name must stay two lines (the alerts use the same pair)."""
+    import re
+
+    if any(name in expr for name in OPERATOR_WIDE):
+        return
+    groupings = re.findall(r"\bby \(([^)]*)\)", expr)
+    assert groupings, f"{title}: no aggregation"
+    for labels in groupings:
+        assert labels.replace(" ", "").startswith("namespace,seer_job"), f"{title}: by ({labels})"
+
+
+def test_per_rank_panels_the_runbooks_point_at_exist():
+    titles = {p["title"]: p for p in PANELS}
+    for title, label in (("Step time per rank", "rank"), ("Data-wait share per rank", "rank")):
+        assert title in titles, title
+        assert all(f", {label})" in t["expr"] for t in titles[title]["targets"]), title
+    assert "Step time skew across ranks" in titles
 
 
 def test_panel_ids_are_unique_and_panels_do_not_overlap():
@@ -96,7 +121,10 @@ def test_every_query_is_valid_promql(promtool, tmp_path):
             {
                 "name": "dashboard",
                 "rules": [
-                    {"record": f"dashboard:query_{i}", "expr": dash.instantiate(expr, seer_job="quickstart|other")}
+                    {
+                        "record": f"dashboard:query_{i}",
+                        "expr": dash.instantiate(expr, seer_job="quickstart|other", namespace="team-a"),
+                    }
                     for i, (_title, expr) in enumerate(dash.panel_queries(DASHBOARD))
                 ],
             }

@@ -180,9 +180,11 @@ def test_step_time_histogram_fills_and_yields_quantiles(prometheus: Prometheus):
 
 def test_job_selector_variable_lists_the_live_job(prometheus: Prometheus):
     metric, label = "seer_train_step", "seer_job"
-    assert dash.JOB_VARIABLE_QUERY == f"label_values({metric}, {label})"
+    selector = f'{metric}{{namespace=~"${dash.NAMESPACE_VARIABLE}"}}'
+    assert dash.JOB_VARIABLE_QUERY == f"label_values({selector}, {label})"
+    match = dash.instantiate(selector)  # "All" namespaces; a local series has no namespace label
     prometheus.wait_for(
-        "the job label", lambda: JOB in prometheus.get(f"/api/v1/label/{label}/values", **{"match[]": metric})
+        "the job label", lambda: JOB in prometheus.get(f"/api/v1/label/{label}/values", **{"match[]": match})
     )
 
 
