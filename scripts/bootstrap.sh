@@ -13,13 +13,13 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 
 stamp=.venv/.seer-installed
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml constraints/ci.txt | sha256sum | cut -d' ' -f1)"
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-# torch is pinned in pyproject.toml (CPU wheel here). For a GPU machine, install the CUDA
-# build of the same version first; see README "GPU machines".
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# pyproject.toml declares a torch range; constraints/ci.txt pins the exact version (the CPU
+# wheel here). On a GPU machine install the CUDA build first; see README "GPU machines".
+.venv/bin/python -m pip install --quiet -c constraints/ci.txt -e ".[test]"
 echo "$want" > "$stamp"
