@@ -63,3 +63,38 @@ def test_zero_weight_norm_falls_back_to_ratio_one() -> None:
     p.grad = torch.ones(3)
     LARS([p], lr=0.1, momentum=0.0).step()
     torch.testing.assert_close(p.detach(), torch.full((3,), -0.1))
+
+
+def _swav_like_net() -> nn.Module:
+    from seer.trainer.models import build_trunk
+
+    torch.manual_seed(1)
+    return nn.Sequential(build_trunk("regnety_200mf"), nn.Linear(368, 16), nn.BatchNorm1d(16), nn.Linear(16, 8))
+
+
+@pytest.mark.parametrize(
+    ("clip", "weight_decay", "momentum"), [(False, 1e-6, 0.9), (True, 1e-4, 0.9), (False, 0.0, 0.0), (False, 0.0, 0.9)]
+)
+def test_multi_tensor_update_equals_the_per_tensor_reference(clip: bool, weight_decay: float, momentum: float) -> None:
+    """Five steps of the foreach LARS give bit-identical parameters and momentum buffers to
+    the per-tensor loop, with changing learning rates and one parameter without a grad."""
+    nets = [_swav_like_net() for _ in range(2)]
+    opts = [
+        LARS(param_groups(n), lr=0.3, momentum=momentum, weight_decay=weight_decay, clip=clip, foreach=f)
+        for n, f in zip(nets, (True, False), strict=True)
+    ]
+    for step in range(5):
+        torch.manual_seed(100 + step)
+        x = torch.randn(4, 3, 32, 32)
+        for net, opt in zip(nets, opts, strict=True):
+            for g in opt.param_groups:
+                g["lr"] = 0.3 / (step + 1)
+            opt.zero_grad(set_to_none=True)
+            net(x).square().mean().backward()
+            net[3].bias.grad = None  # a parameter that got no gradient this step is left alone
+            opt.step()
+    for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(p, q)
+    for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        a, b = opts[0].state[p].get("momentum_buffer"), opts[1].state[q].get("momentum_buffer")
+        assert (a is None) == (b is None) and (a is None or torch.equal(a, b))
