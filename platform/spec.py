@@ -55,6 +55,19 @@ class _Section(BaseModel):
     )
 
 
+def cel_rules(*rules: tuple[str, str]) -> ConfigDict:
+    """Cross-field rules the API server enforces too, as CRD ``x-kubernetes-validations``.
+
+    Each ``(rule, message)`` is a CEL expression over ``self`` (the section, camelCase keys,
+    defaults already applied by the API server) that must hold; it sits on the model next to
+    the Python validator that checks the same thing, so ``kubectl apply`` of an invalid
+    SeerJob is refused at admission with the message seerctl would print. Rules that CEL
+    cannot express (per-index comparisons, "was this key written by the user") stay in
+    Python only: the operator then marks such a job ``Failed/InvalidSpec``.
+    """
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]})
+
+
 # --------------------------------------------------------------------------- metadata
 
 
@@ -173,6 +186,12 @@ class ModelSpec(_Section):
 class CropsSpec(_Section):
     """Multi-crop: parallel lists, one entry per resolution group (VISSL's layout)."""
 
+    model_config = cel_rules(
+        ("size(self.counts) == size(self.sizes)", "`counts` needs one entry per crop size in `sizes`"),
+        ("size(self.minScale) == size(self.sizes)", "`minScale` needs one entry per crop size in `sizes`"),
+        ("size(self.maxScale) == size(self.sizes)", "`maxScale` needs one entry per crop size in `sizes`"),
+    )
+
     sizes: list[Annotated[int, Field(ge=8, le=1024)]] = Field(
         default=[224, 96], description="Crop size in pixels per resolution group.", min_length=1, max_length=8
     )
@@ -262,6 +281,10 @@ class OptimizerName(str, Enum):
 
 class OptimSpec(_Section):
     """Optimizer and learning-rate schedule (linear warmup, then cosine)."""
+
+    model_config = cel_rules(
+        ("self.warmupEpochs <= double(self.epochs)", "warmupEpochs is longer than epochs"),
+    )
 
     name: OptimizerName = Field(
         default=OptimizerName.lars, description="`lars` (LARC-style trust ratio, BN and bias excluded) or `sgd`."
@@ -418,6 +441,10 @@ class StorageSpec(_Section):
 class NodesSpec(_Section):
     """Elastic node range: the job runs while at least `min` nodes are present."""
 
+    model_config = cel_rules(
+        ("self.min <= self.max", "nodes.min is larger than nodes.max"),
+    )
+
     min: int = Field(default=1, description="Fewest nodes the job runs on.", ge=1, le=4096)
     max: int = Field(default=1, description="Most nodes the job runs on.", ge=1, le=4096)
 
@@ -442,6 +469,13 @@ class Device(str, Enum):
 
 class ResourcesSpec(_Section):
     """Nodes, processes and what each worker pod requests."""
+
+    model_config = cel_rules(
+        (
+            "self.gpusPerNode == 0 || self.procsPerNode <= self.gpusPerNode",
+            "procsPerNode is larger than gpusPerNode: run one process per GPU",
+        ),
+    )
 
     nodes: NodesSpec = Field(default_factory=NodesSpec, description="Elastic node range (one worker pod per node).")
     procs_per_node: int = Field(
@@ -522,6 +556,10 @@ class RestartReason(str, Enum):
 
 class RestartSpec(_Section):
     """What happens when workers die."""
+
+    model_config = cel_rules(
+        ("self.backoffSeconds <= self.maxBackoffSeconds", "backoffSeconds is larger than maxBackoffSeconds"),
+    )
 
     max_restarts: int = Field(default=10, description="Restarts allowed before the job fails.", ge=0, le=10_000)
     backoff_seconds: float = Field(
