@@ -12,12 +12,10 @@ Everything else here is importable for tests and tools, but the names below
 are the supported surface.
 """
 
-from .decode import DecodeError, decode_rgb
-from .digits import materialize_digits, materialize_digits_webdataset
-from .image_folder import LabelledImages, load_image_folder
-from .loader import Batch, Loader, build_loader, load_batch
-from .multicrop import multicrop
-from .multicrop_config import IMAGENET_MEAN, IMAGENET_STD, MultiCropConfig
+from importlib import import_module
+from typing import Any
+
+from .permutation import EpochOrder
 from .sharding import (
     RankBatch,
     epoch_order,
@@ -29,11 +27,41 @@ from .sharding import (
 )
 from .sources import SampleIndex, SourceFormat, list_samples
 
+# Names whose modules import torch load on first use, so that torch-free tools
+# (``python -m seer.trainer.data index``, the coordinator) never import torch.
+_LAZY = {
+    "DecodeError": "decode",
+    "decode_rgb": "decode",
+    "materialize_digits": "digits",
+    "materialize_digits_webdataset": "digits",
+    "LabelledImages": "image_folder",
+    "load_image_folder": "image_folder",
+    "Batch": "loader",
+    "Loader": "loader",
+    "build_loader": "loader",
+    "load_batch": "loader",
+    "multicrop": "multicrop",
+    "IMAGENET_MEAN": "multicrop_config",
+    "IMAGENET_STD": "multicrop_config",
+    "MultiCropConfig": "multicrop_config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "Batch",
     "DecodeError",
+    "EpochOrder",
     "LabelledImages",
     "Loader",
     "MultiCropConfig",

@@ -21,11 +21,12 @@ from .decode import DecodeError, decode_rgb, report_corrupt
 from .multicrop import multicrop as multicrop_batch
 from .multicrop_config import MultiCropConfig
 from .sharding import (
+    EpochOrder,
     RankBatch,
-    epoch_order,
     global_batch_size,
-    rank_batches,
+    rank_batch,
     steps_per_epoch,
+    steps_remaining,
     validate_split,
 )
 from .sources import SampleIndex, SourceFormat, list_samples
@@ -144,27 +145,26 @@ class _EpochBatches(Dataset[Batch]):
         rank: int,
     ) -> None:
         self.samples, self.cfg, self.seed, self.epoch = samples, cfg, seed, epoch
-        self.plan = list(
-            rank_batches(
-                len(samples),
-                seed,
-                epoch,
-                position,
-                world_size,
-                per_rank_batch,
-                rank,
-                order=epoch_order(len(samples), seed, epoch),
-            )
-        )
+        # Lazy: batch j is computed when a worker asks for it (O(batch) memory, any N).
+        validate_split(len(samples), position, world_size, per_rank_batch, rank)
+        self.order = EpochOrder(len(samples), seed, epoch)
+        self.position, self.world_size, self.per_rank_batch, self.rank = position, world_size, per_rank_batch, rank
+        self.num_batches = steps_remaining(len(samples), position, world_size, per_rank_batch)
         self.first_step = position // global_batch_size(world_size, per_rank_batch)
 
     def __len__(self) -> int:
-        return len(self.plan)
+        return self.num_batches
+
+    def batch_plan(self, j: int) -> RankBatch:
+        """This rank's ``j``-th remaining batch (which samples, and the position after it)."""
+        if not 0 <= j < self.num_batches:
+            raise IndexError(f"batch {j} is outside [0, {self.num_batches})")
+        return rank_batch(self.order, self.position, self.world_size, self.per_rank_batch, self.rank, j)
 
     def __getitem__(self, j: int) -> Batch:
         return load_batch(
             self.samples,
-            self.plan[j],
+            self.batch_plan(j),
             self.cfg,
             seed=self.seed,
             epoch=self.epoch,

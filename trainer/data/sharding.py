@@ -3,7 +3,9 @@
 The contract that lets a run continue after a change of world size:
 
 * Every epoch has one deterministic order of all samples,
-  ``epoch_order(num_samples, seed, epoch)`` (a seeded permutation).
+  ``EpochOrder(num_samples, seed, epoch)``: a keyed bijection on
+  ``[0, num_samples)`` evaluated on demand (``permutation.py``), so no process
+  ever holds the whole order.
 * The run's data state is ``(epoch, position)``: how many samples of that
   order have been consumed *globally*.  It does not depend on the world size.
 * A global batch of ``B = world_size * per_rank_batch`` samples covers
@@ -29,10 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .permutation import EpochOrder
+
 __all__ = [
+    "EpochOrder",
     "RankBatch",
     "epoch_order",
     "global_batch_size",
+    "rank_batch",
     "rank_batches",
     "steps_per_epoch",
     "steps_remaining",
@@ -89,15 +95,24 @@ def steps_remaining(num_samples: int, position: int, world_size: int, per_rank_b
 
 
 def epoch_order(num_samples: int, seed: int, epoch: int) -> np.ndarray:
-    """The epoch's deterministic order of all sample indices (int64 permutation).
+    """The whole epoch order materialised (int64 ``[num_samples]``): for tests and small tools.
 
-    Depends only on ``(num_samples, seed, epoch)``: every rank and every worker
-    computes the same order independently, with no communication.
+    The loader never calls this: it asks ``EpochOrder`` for the positions it needs.
     """
-    if seed < 0 or epoch < 0:
-        raise ValueError(f"seed and epoch must be >= 0, got seed={seed}, epoch={epoch}")
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, epoch, 0x5EE5])))
-    return rng.permutation(num_samples).astype(np.int64, copy=False)
+    return EpochOrder(num_samples, seed, epoch).at(np.arange(num_samples, dtype=np.int64))
+
+
+def rank_batch(
+    order: EpochOrder, position: int, world_size: int, per_rank_batch: int, rank: int, step: int
+) -> RankBatch:
+    """Rank ``rank``'s ``step``-th batch after ``position`` (O(batch) time and memory)."""
+    big_b = global_batch_size(world_size, per_rank_batch)
+    start = position + step * big_b + rank * per_rank_batch
+    return RankBatch(
+        step=step,
+        indices=order[start : start + per_rank_batch],
+        position_after=position + (step + 1) * big_b,
+    )
 
 
 def rank_batches(
@@ -109,24 +124,24 @@ def rank_batches(
     per_rank_batch: int,
     rank: int,
     *,
-    order: np.ndarray | None = None,
+    order: EpochOrder | np.ndarray | None = None,
 ) -> Iterator[RankBatch]:
     """Yield the batches rank ``rank`` sees from ``position`` to the end of the epoch.
 
-    ``order`` may be passed to avoid recomputing ``epoch_order`` (it must be
-    that order).  The final partial global batch is not yielded (dropped).
+    ``order`` may be passed to avoid rebuilding it (an ``EpochOrder`` or the
+    materialised ``epoch_order``; it must be that epoch's order).  The final
+    partial global batch is not yielded (dropped).  Lazy: nothing is computed
+    for batches that are not drawn.
     """
     validate_split(num_samples, position, world_size, per_rank_batch, rank)
-    if order is None:
-        order = epoch_order(num_samples, seed, epoch)
-    big_b = global_batch_size(world_size, per_rank_batch)
+    lazy = EpochOrder(num_samples, seed, epoch) if order is None else order
     for step in range(steps_remaining(num_samples, position, world_size, per_rank_batch)):
-        start = position + step * big_b + rank * per_rank_batch
-        yield RankBatch(
-            step=step,
-            indices=order[start : start + per_rank_batch],
-            position_after=position + (step + 1) * big_b,
-        )
+        if isinstance(lazy, EpochOrder):
+            yield rank_batch(lazy, position, world_size, per_rank_batch, rank, step)
+        else:
+            big_b = global_batch_size(world_size, per_rank_batch)
+            start = position + step * big_b + rank * per_rank_batch
+            yield RankBatch(step, np.asarray(lazy[start : start + per_rank_batch]), position + (step + 1) * big_b)
 
 
 def worker_batch_numbers(num_batches: int, worker_id: int, num_workers: int) -> range:
