@@ -1,11 +1,14 @@
-"""A real Prometheus (Debian's 2.42) scrapes a live trainer exporter and a live operator
-exporter on 127.0.0.1 with a 1 s interval and evaluates the chart's alert rules; through
-its HTTP API the trainer's series exist and move, every dashboard query is valid PromQL
-and returns data, and every alert rule evaluates without error.
+"""A real Prometheus (Debian's 2.42) scrapes two SIMULATED exporters on 127.0.0.1 with a
+1 s interval: ``simulated_training_loop`` is a thread that drives ``TrainerMetrics`` the
+way the training loop does (no model, no data), ``simulated_operator`` one that drives
+``OperatorMetrics``. Through Prometheus' HTTP API the trainer's series exist and move,
+every dashboard query is valid PromQL and returns data, and every alert rule evaluates
+without error.
 
-The trainer target is a thread that drives ``TrainerMetrics`` like the training loop
-does (``live_trainer`` below); pointing the test at a real short training job only
-means replacing that fixture with one that yields the job's metrics address.
+What this does not show: a real trainer's exposition (that is
+``test_prometheus_real_job.py``) and alert timing — most rules hold for 1 to 15 minutes,
+far longer than this module runs; silence and firing over time are checked with
+promtool in ``tests/charts/test_alert_timing.py``.
 
 Timing never decides the outcome: every wait polls for a condition up to a generous
 deadline, and the assertions are about what Prometheus returns.
@@ -48,8 +51,8 @@ def _serve(registry) -> tuple[str, Callable[[], None]]:
 
 
 @pytest.fixture(scope="module")
-def live_trainer() -> Iterator[Target]:
-    """A worker's exporter, updated every 50 ms like a training loop with a checkpoint every 20 steps."""
+def simulated_training_loop() -> Iterator[Target]:
+    """A worker's exporter driven by a thread (no training): every 50 ms a "step", every 20 a "checkpoint"."""
     from seer.trainer.metrics import TrainerMetrics
 
     m = TrainerMetrics.create(job=JOB, rank=0)
@@ -74,7 +77,7 @@ def live_trainer() -> Iterator[Target]:
                 m.checkpoint_last_success.set(time.time())
                 m.checkpoint_last_step.set(step)
 
-    thread = threading.Thread(target=loop, name="fake-training-loop", daemon=True)
+    thread = threading.Thread(target=loop, name="simulated-training-loop", daemon=True)
     thread.start()
     address, stop_server = _serve(m.registry)
     yield Target(address, stop_server)
@@ -84,8 +87,8 @@ def live_trainer() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
-def live_operator() -> Iterator[Target]:
-    """The operator's exporter, reporting one running job (as after a reconcile)."""
+def simulated_operator() -> Iterator[Target]:
+    """The operator's exporter driven by a thread (no reconciles), reporting one running job (as after a reconcile)."""
     from seer.operators.metrics import OperatorMetrics
 
     m = OperatorMetrics()
@@ -97,7 +100,7 @@ def live_operator() -> Iterator[Target]:
             m.reconciles.labels(result="success").inc()
             m.duration.observe(0.01)
 
-    thread = threading.Thread(target=loop, name="fake-operator", daemon=True)
+    thread = threading.Thread(target=loop, name="simulated-operator", daemon=True)
     thread.start()
     address, stop_server = _serve(m.registry)
     yield Target(address, stop_server)
@@ -107,16 +110,20 @@ def live_operator() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory, live_trainer: Target, live_operator: Target) -> Iterator[Prometheus]:
+def prometheus(tmp_path_factory, simulated_training_loop: Target, simulated_operator: Target) -> Iterator[Prometheus]:
     workdir: Path = tmp_path_factory.mktemp("prometheus")
     shutil.copy(ALERTS_FILE, workdir / "alerts.yaml")
     scrape_configs = [
         {
             "job_name": "seer-trainer",
-            "static_configs": [{"targets": [live_trainer.address], "labels": {"namespace": NAMESPACE}}],
+            "static_configs": [{"targets": [simulated_training_loop.address], "labels": {"namespace": NAMESPACE}}],
         },
         # honor_labels as in the chart's ServiceMonitor: the per-job `namespace` label wins.
-        {"job_name": "seer-operator", "honor_labels": True, "static_configs": [{"targets": [live_operator.address]}]},
+        {
+            "job_name": "seer-operator",
+            "honor_labels": True,
+            "static_configs": [{"targets": [simulated_operator.address]}],
+        },
     ]
     with running_prometheus(workdir, scrape_configs, rule_files=["alerts.yaml"]) as server:
         yield server
@@ -206,7 +213,7 @@ def test_a_query_for_another_job_returns_nothing(prometheus: Prometheus):
     assert prometheus.query(dash.instantiate(expr, seer_job="some-other-job", rate_interval="30s")) == []
 
 
-def test_alert_rules_load_and_evaluate_without_errors_and_a_healthy_job_fires_nothing(prometheus: Prometheus):
+def test_alert_rules_load_and_evaluate_without_errors(prometheus: Prometheus):
     expected = {r["alert"] for g in yaml.safe_load(ALERTS_FILE.read_text())["groups"] for r in g["rules"]}
 
     def evaluated() -> bool:
@@ -221,5 +228,7 @@ def test_alert_rules_load_and_evaluate_without_errors_and_a_healthy_job_fires_no
         "some training progress",
         lambda: bool(prometheus.query(f'changes(seer_train_step{{seer_job="{JOB}"}}[30s]) > 0')),
     )
+    # Only the rules without a `for:` could fire within this module's seconds; whether a
+    # healthy job stays silent over time is tests/charts/test_alert_timing.py's question.
     firing = [a for a in prometheus.get("/api/v1/alerts")["alerts"] if a["state"] == "firing"]
     assert firing == []
