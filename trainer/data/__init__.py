@@ -2,7 +2,8 @@
 
 Public API, what the training loop calls::
 
-    loader = build_loader(urls, multicrop=MultiCropConfig(...), per_rank_batch=b,
+    samples = samples_from_spec(job.spec.data, storage_options)   # prebuilt index, else listed here
+    loader = build_loader(samples, multicrop=MultiCropConfig(...), per_rank_batch=b,
                           rank=r, world_size=w, epoch=e, start_position=p, ...)
     for batch in loader:          # Batch(crops, indices, epoch, step_in_epoch,
         ...                       #       position_after, corrupt)
@@ -15,6 +16,7 @@ are the supported surface.
 from importlib import import_module
 from typing import Any
 
+from .dataset_index import IndexedSamples, StaleIndexError, build_index, samples_from_spec
 from .permutation import EpochOrder
 from .sharding import (
     RankBatch,
@@ -62,12 +64,15 @@ __all__ = [
     "Batch",
     "DecodeError",
     "EpochOrder",
+    "IndexedSamples",
     "LabelledImages",
     "Loader",
     "MultiCropConfig",
     "RankBatch",
     "SampleIndex",
     "SourceFormat",
+    "StaleIndexError",
+    "build_index",
     "build_loader",
     "decode_rgb",
     "epoch_order",
@@ -79,6 +84,7 @@ __all__ = [
     "materialize_digits_webdataset",
     "multicrop",
     "rank_batches",
+    "samples_from_spec",
     "steps_per_epoch",
     "steps_remaining",
     "worker_batch_numbers",

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .dataset_index import IndexedSamples
 from .decode import DecodeError, decode_rgb, report_corrupt
 from .multicrop import multicrop as multicrop_batch
 from .multicrop_config import MultiCropConfig
@@ -30,6 +31,9 @@ from .sharding import (
     validate_split,
 )
 from .sources import SampleIndex, SourceFormat, list_samples
+
+#: A sample table the loader reads from: listed in-process, or addressed through a prebuilt index.
+Samples = SampleIndex | IndexedSamples
 
 __all__ = ["Batch", "Loader", "build_loader", "load_batch"]
 
@@ -82,13 +86,17 @@ class Batch:
         )
 
 
-def _read_images(samples: SampleIndex, indices: np.ndarray) -> tuple[list[torch.Tensor], int]:
-    """Decode every sample; unreadable ones borrow the next readable image (cyclically)."""
+def _read_images(samples: Samples, indices: np.ndarray) -> tuple[list[torch.Tensor], int]:
+    """Read the batch's samples together, decode each; unreadable ones borrow the next readable image."""
     images: list[torch.Tensor | None] = []
-    for i in indices.tolist():
+    for i, data in zip(indices.tolist(), samples.read_many(indices), strict=True):
+        if isinstance(data, BaseException):  # missing/unreadable after retries: counted like a corrupt image
+            report_corrupt(samples.url(i), f"read failed: {data!r}")
+            images.append(None)
+            continue
         try:
-            images.append(decode_rgb(samples.read(i)))
-        except (DecodeError, OSError) as err:  # OSError: missing/unreadable object
+            images.append(decode_rgb(data))
+        except DecodeError as err:
             report_corrupt(samples.url(i), str(err))
             images.append(None)
     bad = sum(im is None for im in images)
@@ -108,7 +116,7 @@ def _read_images(samples: SampleIndex, indices: np.ndarray) -> tuple[list[torch.
 
 
 def load_batch(
-    samples: SampleIndex,
+    samples: Samples,
     rank_batch: RankBatch,
     cfg: MultiCropConfig,
     *,
@@ -134,7 +142,7 @@ class _EpochBatches(Dataset[Batch]):
 
     def __init__(
         self,
-        samples: SampleIndex,
+        samples: Samples,
         cfg: MultiCropConfig,
         *,
         seed: int,
@@ -186,7 +194,7 @@ class Loader:
 
     def __init__(
         self,
-        samples: SampleIndex,
+        samples: Samples,
         cfg: MultiCropConfig,
         *,
         per_rank_batch: int,
@@ -270,7 +278,7 @@ class Loader:
 
 
 def build_loader(
-    urls: str | Sequence[str] | SampleIndex,
+    urls: str | Sequence[str] | SampleIndex | IndexedSamples,
     *,
     multicrop: MultiCropConfig,
     per_rank_batch: int,
@@ -290,7 +298,8 @@ def build_loader(
 ) -> Loader:
     """Build this rank's loader, resuming at ``(epoch, start_position)``.
 
-    ``urls`` may be an already listed ``SampleIndex`` (list once, build many).
+    ``urls`` may be an already listed ``SampleIndex`` (list once, build many) or
+    the ``IndexedSamples`` of a prebuilt index (``samples_from_spec``).
     Iterating yields ``Batch`` objects for ``epochs`` epochs starting with
     ``epoch`` (default 1: the rest of ``epoch`` only; ``None``: endless, the
     epoch advances on its own and a new DataLoader starts for each).
@@ -301,7 +310,7 @@ def build_loader(
     """
     samples = (
         urls
-        if isinstance(urls, SampleIndex)
+        if isinstance(urls, SampleIndex | IndexedSamples)
         else list_samples(urls, storage_options=storage_options, format=format, index_cache_dir=index_cache_dir)
     )
     return Loader(

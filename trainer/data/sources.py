@@ -22,9 +22,10 @@ from typing import Any, Literal
 import fsspec
 import numpy as np
 
+from .reads import read_ranges
 from .tar_index import IMAGE_EXTENSIONS, index_tar_shard
 
-__all__ = ["SourceFormat", "SampleIndex", "expand_braces", "list_samples"]
+__all__ = ["SampleIndex", "SourceFormat", "expand_braces", "list_samples", "resolve_sources"]
 
 SourceFormat = Literal["auto", "images", "webdataset"]
 
@@ -139,6 +140,23 @@ class SampleIndex:
         fs = cached[1]
         return fs, fs._strip_protocol(url)
 
+    def read_many(self, indices: Sequence[int] | np.ndarray) -> list[bytes | BaseException]:
+        """The bytes of several samples, read concurrently; a failed read is its exception."""
+        ids = np.asarray(indices, dtype=np.int64)
+        by_protocol: dict[str, list[int]] = {}
+        for k, i in enumerate(ids.tolist()):
+            src = self.sources[int(self.source_id[i])]
+            by_protocol.setdefault(fsspec.core.split_protocol(src)[0] or "file", []).append(k)
+        out: list[bytes | BaseException] = [b""] * len(ids)
+        for ks in by_protocol.values():
+            fs, _ = self._fs(self.sources[int(self.source_id[ids[ks[0]]])])
+            paths = [fs._strip_protocol(self.sources[int(self.source_id[ids[k]])]) for k in ks]
+            starts = [int(self.offset[ids[k]]) for k in ks]
+            ends = [int(self.offset[ids[k]] + self.size[ids[k]]) for k in ks]
+            for k, value in zip(ks, read_ranges(fs, paths, starts, ends), strict=True):
+                out[k] = value
+        return out
+
     def read(self, i: int) -> bytes:
         """The encoded image bytes of sample ``i`` (one whole-file or ranged read)."""
         fs, path = self._fs(self.sources[int(self.source_id[i])])
@@ -146,6 +164,29 @@ class SampleIndex:
         if off < 0:
             return fs.cat_file(path)
         return fs.cat_file(path, start=off, end=off + int(self.size[i]))
+
+
+def resolve_sources(
+    urls: str | Sequence[str], *, storage_options: Mapping[str, Any] | None = None, format: SourceFormat = "auto"
+) -> dict[str, tuple[str, fsspec.AbstractFileSystem, str]]:
+    """Every source file behind ``urls``: ``{full url: ("image" | "tar", fs, path)}``.
+
+    The URL forms and the format rule are those of ``list_samples``; sort the
+    keys to get the sample numbering's source order.
+    """
+    opts = dict(storage_options or {})
+    url_list = [urls] if isinstance(urls, str) else list(urls)
+    if not url_list:
+        raise ValueError("no data URLs given")
+    kinds: dict[str, tuple[str, fsspec.AbstractFileSystem, str]] = {}
+    for raw in url_list:
+        for url in expand_braces(raw):
+            fs, path = fsspec.core.url_to_fs(url, **opts)
+            images, shards = _classify(_list_files(fs, path, url), format, url)
+            for kind, paths in (("image", images), ("tar", shards)):
+                for p in paths:
+                    kinds[fs.unstrip_protocol(p)] = (kind, fs, p)
+    return kinds
 
 
 def list_samples(
@@ -164,17 +205,7 @@ def list_samples(
     by full URL; tar samples keep their order inside the shard.
     """
     opts = dict(storage_options or {})
-    url_list = [urls] if isinstance(urls, str) else list(urls)
-    if not url_list:
-        raise ValueError("no data URLs given")
-    kinds: dict[str, tuple[str, fsspec.AbstractFileSystem, str]] = {}  # full url -> (kind, fs, path)
-    for raw in url_list:
-        for url in expand_braces(raw):
-            fs, path = fsspec.core.url_to_fs(url, **opts)
-            images, shards = _classify(_list_files(fs, path, url), format, url)
-            for kind, paths in (("image", images), ("tar", shards)):
-                for p in paths:
-                    kinds[fs.unstrip_protocol(p)] = (kind, fs, p)
+    kinds = resolve_sources(urls, storage_options=opts, format=format)
     sources = tuple(sorted(kinds))
     source_id: list[np.ndarray] = []
     offsets: list[np.ndarray] = []

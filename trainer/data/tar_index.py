@@ -28,7 +28,15 @@ from typing import Any
 
 import fsspec
 
-__all__ = ["IMAGE_EXTENSIONS", "TarSample", "clear_memory_cache", "index_tar_shard", "split_key"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "TarSample",
+    "clear_memory_cache",
+    "index_tar_shard",
+    "scan_tar_shard",
+    "split_key",
+    "version_tag",
+]
 
 #: Extensions recognised as images, in order of preference within one sample.
 IMAGE_EXTENSIONS: tuple[str, ...] = ("jpg", "jpeg", "png", "webp")
@@ -74,6 +82,23 @@ def _scan(fileobj: Any) -> tuple[TarSample, ...]:
     return tuple(samples)
 
 
+def scan_tar_shard(fs: fsspec.AbstractFileSystem, path: str, url: str) -> tuple[TarSample, ...]:
+    """Read one shard's tar headers (no caching: what the one-time index builder calls).
+
+    Raises ``ValueError`` naming the shard when it is not a readable tar file.
+    """
+    try:
+        with fs.open(path, "rb") as f:
+            return _scan(f)
+    except tarfile.TarError as err:
+        raise ValueError(f"cannot index WebDataset shard {url}: {err}") from err
+
+
+def version_tag(info: dict[str, Any]) -> str:
+    """What identifies one version of an object in a listing/info entry (ETag, else mtime)."""
+    return _version_tag(info)
+
+
 def _version_tag(info: dict[str, Any]) -> str:
     for field in ("ETag", "etag", "mtime", "LastModified", "created"):
         if info.get(field) is not None:
@@ -103,11 +128,7 @@ def index_tar_shard(
             samples = tuple(TarSample(key=k, offset=o, size=s) for k, o, s in rows)
             _memory_cache[cache_key] = samples
             return samples
-    try:
-        with fs.open(path, "rb") as f:
-            samples = _scan(f)
-    except tarfile.TarError as err:
-        raise ValueError(f"cannot index WebDataset shard {url}: {err}") from err
+    samples = scan_tar_shard(fs, path, url)
     _memory_cache[cache_key] = samples
     if disk_path is not None:
         os.makedirs(cache_dir, exist_ok=True)  # type: ignore[arg-type]
