@@ -375,6 +375,14 @@ class DataSpec(_Section):
         le=128,
     )
     prefetch_factor: int = Field(default=2, description="Batches each loader process prepares ahead.", ge=1, le=64)
+    index: str | None = Field(
+        default=None,
+        description=(
+            "URL of the prebuilt sample index (`seerctl data index`). Unset: `.seer-index/` next to the data is "
+            "used when present, else every process lists and scans the data itself (small datasets only)."
+        ),
+        min_length=1,
+    )
     augment: AugmentSpec = Field(default_factory=AugmentSpec, description="Augmentation probabilities and strengths.")
 
     @field_validator("sources")
