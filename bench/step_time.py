@@ -1,7 +1,25 @@
-"""Whole SwAV training step on CPU: RegNetY-400MF, global batch 32, crops 2x64 + 4x32 px,
-3000 prototypes, LARS, one process; fp32 and bf16 (FSDP2 on a 1-rank gloo group), with
-and without a full 3840-row queue. Synthetic tensors. Prints seconds per step.
-Usage: python bench/step_time.py [--threads 2] [--steps 5] [--variant regnety_400mf]
+"""Whole SwAV training step on CPU, every ratio measured side by side in this one run.
+
+Model RegNetY-400MF (``--variant``), global batch 32, crops 2x64 + 4x32 px, 3000
+prototypes, LARS, one process, synthetic tensors (the same for every configuration).
+Configurations, each timed as the median of ``--steps`` steps after 2 warm-up steps:
+
+- ``reference``: the same math written plainly, as in SwAV's published code: the plain
+  module (no wrapper, contiguous tensors), one trunk call per crop resolution, SwAV's
+  ``distributed_sinkhorn`` and its double loop over crops for the loss, per-tensor LARS
+  (``foreach=False``), fp32.
+- ``seer fp32``: Seer's step (``parallelize`` without a mesh, channels_last,
+  ``SwAVObjective``, multi-tensor LARS), fp32 — and the same with contiguous tensors,
+  and with a full 3840-row queue.
+- ``fsdp2 fp32`` / ``fsdp2 bf16``: Seer's step with FSDP2 on a 1-rank gloo mesh.
+
+Printed ratios, each between two configurations that differ in ONE thing:
+Seer vs reference (the implementation), FSDP2 vs unwrapped (the wrapper, fp32 both),
+bf16 vs fp32 (the precision, FSDP2 both), queue vs none and channels_last vs contiguous
+(Seer fp32 unwrapped). The reference's first-step loss is compared with Seer's on the
+same weights and data, so the reference is known to compute the same thing.
+
+Usage: python bench/step_time.py [--threads 2] [--steps 5] [--batch 32] [--variant regnety_400mf]
 """
 
 from __future__ import annotations
@@ -10,9 +28,11 @@ import argparse
 import os
 import socket
 import time
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.distributed.device_mesh import init_device_mesh
 
 from seer.trainer.models import build_trunk
@@ -20,48 +40,123 @@ from seer.trainer.optim import LARS, param_groups
 from seer.trainer.parallel import parallelize
 from seer.trainer.swav import SwAVHead, SwAVModel, SwAVObjective, drop_frozen_prototype_grads_
 
+NUM_CROPS, ASSIGN, TEMPERATURE, EPSILON, SINKHORN_ITERS = 6, (0, 1), 0.1, 0.05, 3
 
-def run(variant: str, precision: str, queue: int, steps: int, batch: int, channels_last: bool = True) -> float:
-    torch.manual_seed(0)
+
+def _model(variant: str) -> SwAVModel:
+    torch.manual_seed(0)  # the same initial weights for every configuration
     trunk = build_trunk(variant)
-    head = SwAVHead(trunk.out_features, hidden_dim=2048, out_dim=128, num_prototypes=3000)
-    mesh = init_device_mesh("cpu", (1,)) if precision != "fp32" else None
-    model = parallelize(
-        SwAVModel(trunk, head), mesh=mesh, precision=precision, device="cpu", channels_last=channels_last
-    )  # type: ignore[arg-type]
+    return SwAVModel(trunk, SwAVHead(trunk.out_features, hidden_dim=2048, out_dim=128, num_prototypes=3000))
+
+
+def _crops(batch: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return [torch.randn(batch, 3, 64, 64, generator=g) for _ in range(2)] + [
+        torch.randn(batch, 3, 32, 32, generator=g) for _ in range(4)
+    ]
+
+
+def _median_step(step: Callable[[int], float], steps: int) -> tuple[float, float]:
+    """(median seconds per step over ``steps`` after 2 warm-up steps, the first step's loss)."""
+    times, first_loss = [], float("nan")
+    for it in range(steps + 2):
+        t = time.perf_counter()
+        loss = step(it)
+        times.append(time.perf_counter() - t)
+        if it == 0:
+            first_loss = loss
+    timed = sorted(times[2:])
+    return timed[len(timed) // 2], first_loss
+
+
+# ------------------------------------------------------------------ the reference
+
+
+@torch.no_grad()
+def _plain_sinkhorn(out: torch.Tensor) -> torch.Tensor:
+    """SwAV's ``distributed_sinkhorn`` for one process, as published."""
+    q = torch.exp(out / EPSILON).t()  # K x B
+    b, k = q.shape[1], q.shape[0]
+    q /= torch.sum(q)
+    for _ in range(SINKHORN_ITERS):
+        q /= torch.sum(q, dim=1, keepdim=True)
+        q /= k
+        q /= torch.sum(q, dim=0, keepdim=True)
+        q /= b
+    q *= b
+    return q.t()
+
+
+def reference_step_fn(variant: str, batch: int) -> Callable[[int], float]:
+    model = _model(variant)
+    opt = LARS(param_groups(model), lr=0.3, weight_decay=1e-6, foreach=False)
+    crops = _crops(batch)
+
+    def step(it: int) -> float:
+        with torch.no_grad():  # SwAV: normalise the prototypes before each step
+            w = model.head.prototypes.weight.data.clone()
+            model.head.prototypes.weight.copy_(F.normalize(w, dim=1, p=2))
+        feats = [model.trunk(torch.cat(crops[:2])), model.trunk(torch.cat(crops[2:]))]
+        _, output = model.head(torch.cat(feats))
+        bs = batch
+        loss = torch.zeros(())
+        for crop_id in ASSIGN:
+            q = _plain_sinkhorn(output[bs * crop_id : bs * (crop_id + 1)].detach())
+            subloss = torch.zeros(())
+            for v in (v for v in range(NUM_CROPS) if v != crop_id):
+                x = output[bs * v : bs * (v + 1)] / TEMPERATURE
+                subloss = subloss - torch.mean(torch.sum(q * F.log_softmax(x, dim=1), dim=1))
+            loss = loss + subloss / (NUM_CROPS - 1)
+        loss = loss / len(ASSIGN)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    return step
+
+
+# ------------------------------------------------------------------ Seer's step
+
+
+def seer_step_fn(
+    variant: str, batch: int, *, precision: str, fsdp: bool, queue: int = 0, channels_last: bool = True
+) -> Callable[[int], float]:
+    mesh = init_device_mesh("cpu", (1,)) if fsdp else None
+    model = parallelize(_model(variant), mesh=mesh, precision=precision, device="cpu", channels_last=channels_last)
     obj = SwAVObjective(
-        num_crops=6,
-        crops_for_assign=[0, 1],
-        temperature=0.1,
-        epsilon=0.05,
-        sinkhorn_iterations=3,
+        num_crops=NUM_CROPS,
+        crops_for_assign=list(ASSIGN),
+        temperature=TEMPERATURE,
+        epsilon=EPSILON,
+        sinkhorn_iterations=SINKHORN_ITERS,
         queue_length=queue,
         feature_dim=128,
     )
     if obj.queue is not None:  # start from a full queue: measure the steady state
-        obj.queue.push(torch.nn.functional.normalize(torch.randn(2, queue, 128), dim=-1))
+        obj.queue.push(F.normalize(torch.randn(len(ASSIGN), queue, 128), dim=-1))
     opt = LARS(param_groups(model), lr=0.3, weight_decay=1e-6)
-    crops = [torch.randn(batch, 3, 64, 64) for _ in range(2)] + [torch.randn(batch, 3, 32, 32) for _ in range(4)]
-    times = []
-    for it in range(steps + 2):
-        t = time.perf_counter()
+    crops = _crops(batch)
+
+    def step(it: int) -> float:
         model.head.normalize_prototypes_()
         loss = obj(model, crops, epoch=0)
         loss.backward()
         drop_frozen_prototype_grads_(model.head, iteration=it, freeze_iterations=0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - t)
-    return sorted(times[2:])[len(times[2:]) // 2]
+        return float(loss.detach())
+
+    return step
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--variant", default="regnety_400mf")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,26 +164,38 @@ def main() -> None:
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     print(
-        f"{args.variant}, batch {args.batch}, crops 2x64 + 4x32, 3000 prototypes, {args.threads} threads, median of {args.steps}"
+        f"{args.variant}, batch {args.batch}, crops 2x64 + 4x32, 3000 prototypes, {args.threads} threads, "
+        f"median of {args.steps} steps"
     )
-    results = {}
-    contiguous = run(args.variant, "fp32", 0, args.steps, args.batch, channels_last=False)
+    v, b = args.variant, args.batch
+    configs: dict[str, Callable[[], Callable[[int], float]]] = {
+        "reference": lambda: reference_step_fn(v, b),
+        "seer fp32": lambda: seer_step_fn(v, b, precision="fp32", fsdp=False),
+        "seer fp32 contiguous": lambda: seer_step_fn(v, b, precision="fp32", fsdp=False, channels_last=False),
+        "seer fp32 queue 3840": lambda: seer_step_fn(v, b, precision="fp32", fsdp=False, queue=3840),
+        "fsdp2 fp32": lambda: seer_step_fn(v, b, precision="fp32", fsdp=True),
+        "fsdp2 bf16": lambda: seer_step_fn(v, b, precision="bf16", fsdp=True),
+    }
+    sec: dict[str, float] = {}
+    first_loss: dict[str, float] = {}
+    for name, make in configs.items():
+        sec[name], first_loss[name] = _median_step(make(), args.steps)
+        print(f"  {name:22s} {sec[name] * 1e3:8.1f} ms/step  ({b / sec[name]:6.1f} images/s)", flush=True)
+
+    print("ratios (each between configurations that differ in one thing; > 1: the second is faster):")
+    comparisons = [
+        ("implementation", "reference", "seer fp32", "both unwrapped, fp32"),
+        ("wrapper", "seer fp32", "fsdp2 fp32", "both fp32"),
+        ("precision", "fsdp2 fp32", "fsdp2 bf16", "both FSDP2"),
+        ("layout", "seer fp32 contiguous", "seer fp32", "contiguous -> channels_last"),
+        ("queue", "seer fp32 queue 3840", "seer fp32", "3840-row queue -> none"),
+    ]
+    for what, slow, fast, same in comparisons:
+        print(f"  {what:15s} {slow:>21s} -> {fast:11s} ({same}): {sec[slow] / sec[fast]:.2f}x")
+    diff = abs(first_loss["reference"] - first_loss["seer fp32"])
     print(
-        f"  fp32  queue    0: {contiguous * 1e3:7.1f} ms/step  ({args.batch / contiguous:6.1f} images/s)  contiguous memory format",
-        flush=True,
-    )
-    for precision in ("fp32", "bf16"):
-        for queue in (0, 3840):
-            results[(precision, queue)] = s = run(args.variant, precision, queue, args.steps, args.batch)
-            print(
-                f"  {precision}  queue {queue:4d}: {s * 1e3:7.1f} ms/step  ({args.batch / s:6.1f} images/s)  channels_last",
-                flush=True,
-            )
-    print(
-        f"  bf16/fp32 speed-up (no queue): {results[('fp32', 0)] / results[('bf16', 0)]:.2f}x;"
-        f" queue overhead fp32: {results[('fp32', 3840)] / results[('fp32', 0)]:.2f}x;"
-        f" channels_last/contiguous speed-up (fp32): {contiguous / results[('fp32', 0)]:.2f}x;"
-        f" vs the 0.37 s straightforward fp32 step: {0.37 / results[('fp32', 0)]:.2f}x (fp32), {0.37 / results[('bf16', 0)]:.2f}x (bf16)"
+        f"same math: first-step loss reference {first_loss['reference']:.6f}, seer fp32 {first_loss['seer fp32']:.6f}"
+        f" (|difference| {diff:.1e})"
     )
     dist.destroy_process_group()
 
