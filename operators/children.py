@@ -20,33 +20,35 @@ which is exactly Kubeflow's "one pod lost restarts everything".
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
-from seer.platform.appdef import (
+from seer.platform.contract import (
+    ANNOTATION_SPEC_HASH,
+    CONTAINER_RENDEZVOUS,
+    CONTAINER_TRAINER,
+    ENV_POD_NAME,
+    LABEL_JOB,
+    LABEL_MANAGED_BY,
+    LABEL_RESTART,
+    LABEL_ROLE,
+    LABEL_SLOT,
+    MANAGED_BY,
     RDZV_PORT,
-    cpu_cores,
+    ROLE_RENDEZVOUS,
+    ROLE_WORKER,
+    STORAGE_SECRET_KEYS,
+)
+from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
+from seer.platform.worker import (
+    pod_cpus,
     rendezvous_service_name,
     threads_per_proc,
     torchrun_args,
+    worker_env,
     worker_image,
 )
-from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
 
-LABEL_JOB = "seer.dev/job-name"
-LABEL_ROLE = "seer.dev/role"
-LABEL_SLOT = "seer.dev/worker-slot"
-LABEL_RESTART = "seer.dev/restart"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "seer-operator"
-ROLE_WORKER = "worker"
-ROLE_RENDEZVOUS = "rendezvous"
-
-CONTAINER_TRAINER = "trainer"
-RENDEZVOUS_PORT = RDZV_PORT
-#: The trainer's exit code for "preempted, final checkpoint written: run me again".
-RETRYABLE_EXIT_CODE = 75
 #: Seconds added to the checkpoint budget for torchrun's shutdown and the process exit.
 GRACE_MARGIN_SECONDS = 15
 
@@ -89,14 +91,14 @@ def _metadata(job: SeerJob, uid: str, name: str, labels: dict[str, str]) -> dict
         "name": name,
         "namespace": job.metadata.namespace,
         "labels": labels,
-        "annotations": {"seer.dev/spec-hash": job.spec_hash()},
+        "annotations": {ANNOTATION_SPEC_HASH: job.spec_hash()},
         "ownerReferences": [owner_reference(job, uid)],
     }
 
 
 def threads_per_process(job: SeerJob) -> int:
     """OMP threads per worker process: the pod's CPU request shared by its processes."""
-    return threads_per_proc(job, cpus=int(cpu_cores(job.spec.resources.cpu)))
+    return threads_per_proc(job, cpus=pod_cpus(job))
 
 
 def torchrun_command(job: SeerJob, uid: str) -> list[str]:
@@ -105,24 +107,17 @@ def torchrun_command(job: SeerJob, uid: str) -> list[str]:
 
 
 def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
-    spec = job.spec
+    """``worker_env`` as a pod env list, plus what only a pod has: its own name (a
+    fieldRef) and the storage credentials (secretKeyRefs; never plain values)."""
     env: list[dict[str, Any]] = [
-        {"name": "SEER_JOB_SPEC", "value": json.dumps(job.to_document(), sort_keys=True, separators=(",", ":"))},
-        {"name": "SEER_RESTART_COUNT", "value": str(restart)},
-        {"name": "SEER_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "OMP_NUM_THREADS", "value": str(threads_per_process(job))},
+        {"name": name, "value": value}
+        for name, value in worker_env(job, target="kubernetes", restart_count=restart).items()
     ]
-    if spec.storage.endpoint_url:
-        env.append({"name": "AWS_ENDPOINT_URL", "value": spec.storage.endpoint_url})
-    if spec.storage.region:
-        env.append({"name": "AWS_REGION", "value": spec.storage.region})
-    if spec.storage.secret_name:
-        for key, optional in (
-            ("AWS_ACCESS_KEY_ID", False),
-            ("AWS_SECRET_ACCESS_KEY", False),
-            ("AWS_SESSION_TOKEN", True),
-        ):
-            ref: dict[str, Any] = {"name": spec.storage.secret_name, "key": key}
+    env.append({"name": ENV_POD_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+    secret = job.spec.storage.secret_name
+    if secret:
+        for key, optional in STORAGE_SECRET_KEYS:
+            ref: dict[str, Any] = {"name": secret, "key": key}
             if optional:
                 ref["optional"] = True
             env.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
@@ -207,11 +202,11 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [
             {
-                "name": "rendezvous",
+                "name": CONTAINER_RENDEZVOUS,
                 "image": worker_image(job),
-                "command": ["python", "-m", "seer.operators.rendezvous_store", "--port", str(RENDEZVOUS_PORT)],
-                "ports": [{"name": "rdzv", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
-                "readinessProbe": {"tcpSocket": {"port": RENDEZVOUS_PORT}, "periodSeconds": 5},
+                "command": ["python", "-m", "seer.operators.rendezvous_store", "--port", str(RDZV_PORT)],
+                "ports": [{"name": "rdzv", "containerPort": RDZV_PORT, "protocol": "TCP"}],
+                "readinessProbe": {"tcpSocket": {"port": RDZV_PORT}, "periodSeconds": 5},
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "256Mi"},
                     "limits": {"cpu": "1", "memory": "512Mi"},
@@ -243,6 +238,6 @@ def rendezvous_service(job: SeerJob, uid: str) -> dict[str, Any]:
         "spec": {
             "clusterIP": "None",
             "selector": {LABEL_JOB: job.name, LABEL_ROLE: ROLE_RENDEZVOUS},
-            "ports": [{"name": "rdzv", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
+            "ports": [{"name": "rdzv", "port": RDZV_PORT, "targetPort": RDZV_PORT, "protocol": "TCP"}],
         },
     }

@@ -5,52 +5,53 @@ Order of evidence, most specific first:
    API-initiated eviction, taint-manager/pod-GC deletion after node loss,
    kubelet node-pressure eviction) - retryable whatever the exit code;
 2. the pod's ``status.reason`` (``Evicted``, ``Preempting``, ``NodeLost``, ``Shutdown``...);
-3. the trainer container's termination: ``OOMKilled``; exit 75 (the trainer's
-   "preempted, final checkpoint written"); exit >= 128 (killed by signal 128+n,
-   e.g. 137 SIGKILL, 143 SIGTERM) - retryable; exit 1..127 - application error, fatal.
+3. the trainer container's termination: ``OOMKilled``; otherwise its exit status
+   means what it means locally (``seer.platform.restart_policy.exit_failure``): 75
+   preempted after a final checkpoint, >= 128 killed by signal 128+n (137 SIGKILL,
+   143 SIGTERM) - retryable; 1..127 - application error, fatal.
 A failed pod with no container record (lost before it started) counts as node loss.
+What happens next (retry, backoff, budget) is ``restart_policy.verdict``'s call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from seer.operators.children import CONTAINER_TRAINER, RETRYABLE_EXIT_CODE
+from seer.platform.contract import CONTAINER_TRAINER
 from seer.platform.kube.status import parse_rfc3339
+from seer.platform.restart_policy import (
+    APPLICATION_ERROR,
+    EVICTED,
+    NODE_LOST,
+    OOM_KILLED,
+    PREEMPTED,
+    Failure,
+    exit_failure,
+)
 from seer.platform.spec import RestartReason
 
-
-@dataclass(frozen=True)
-class FailureClass:
-    """A stopped worker: whether to retry, the cause bucket of ``restart.retryOn``,
-    a CamelCase reason (Events, conditions) and a sentence for people."""
-
-    retryable: bool
-    reason: str
-    cause: RestartReason | None
-    message: str
-
+#: The operator's name for the policy's :class:`~seer.platform.restart_policy.Failure`.
+FailureClass = Failure
 
 _DISRUPTIONS: dict[str, tuple[str, RestartReason]] = {
-    "PreemptionByScheduler": ("Preempted", RestartReason.preemption),
-    "PreemptionByKubeScheduler": ("Preempted", RestartReason.preemption),
-    "EvictionByEvictionAPI": ("Evicted", RestartReason.eviction),
-    "TerminationByKubelet": ("Evicted", RestartReason.eviction),
-    "DeletionByTaintManager": ("NodeLost", RestartReason.node_loss),
-    "DeletionByPodGC": ("NodeLost", RestartReason.node_loss),
+    "PreemptionByScheduler": (PREEMPTED, RestartReason.preemption),
+    "PreemptionByKubeScheduler": (PREEMPTED, RestartReason.preemption),
+    "EvictionByEvictionAPI": (EVICTED, RestartReason.eviction),
+    "TerminationByKubelet": (EVICTED, RestartReason.eviction),
+    "DeletionByTaintManager": (NODE_LOST, RestartReason.node_loss),
+    "DeletionByPodGC": (NODE_LOST, RestartReason.node_loss),
 }
 
 _POD_REASONS: dict[str, tuple[str, RestartReason]] = {
-    "Evicted": ("Evicted", RestartReason.eviction),
-    "Preempting": ("Preempted", RestartReason.preemption),
-    "Preempted": ("Preempted", RestartReason.preemption),
-    "NodeLost": ("NodeLost", RestartReason.node_loss),
-    "Shutdown": ("NodeLost", RestartReason.node_loss),
-    "NodeShutdown": ("NodeLost", RestartReason.node_loss),
-    "Terminated": ("NodeLost", RestartReason.node_loss),
-    "UnexpectedAdmissionError": ("NodeLost", RestartReason.node_loss),
+    "Evicted": (EVICTED, RestartReason.eviction),
+    "Preempting": (PREEMPTED, RestartReason.preemption),
+    "Preempted": (PREEMPTED, RestartReason.preemption),
+    "NodeLost": (NODE_LOST, RestartReason.node_loss),
+    "Shutdown": (NODE_LOST, RestartReason.node_loss),
+    "NodeShutdown": (NODE_LOST, RestartReason.node_loss),
+    "Terminated": (NODE_LOST, RestartReason.node_loss),
+    "UnexpectedAdmissionError": (NODE_LOST, RestartReason.node_loss),
 }
 
 
@@ -65,7 +66,7 @@ def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def classify_pod_failure(pod: dict[str, Any]) -> FailureClass | None:
+def classify_pod_failure(pod: dict[str, Any]) -> Failure | None:
     """None while the pod runs (or succeeded); else what its stop means for the job."""
     name = pod.get("metadata", {}).get("name", "?")
     status = pod.get("status", {})
@@ -74,49 +75,36 @@ def classify_pod_failure(pod: dict[str, Any]) -> FailureClass | None:
         return None
     disruption = _condition(pod, "DisruptionTarget")
     if disruption and disruption.get("status") == "True":
-        reason, cause = _DISRUPTIONS.get(disruption.get("reason", ""), ("Evicted", RestartReason.eviction))
+        reason, cause = _DISRUPTIONS.get(disruption.get("reason", ""), (EVICTED, RestartReason.eviction))
         detail = disruption.get("message") or disruption.get("reason") or "disrupted"
-        return FailureClass(True, reason, cause, f"worker pod {name} was disrupted: {detail}")
+        return Failure(reason, cause, f"worker pod {name} was disrupted: {detail}")
     if phase != "Failed":
         return None
     if status.get("reason") in _POD_REASONS:
         reason, cause = _POD_REASONS[status["reason"]]
-        return FailureClass(
-            True,
+        return Failure(
             reason,
             cause,
             f"worker pod {name} failed: {status['reason']}: {status.get('message', '')}".rstrip(": "),
         )
     term = _terminated(pod)
     if term is None:
-        return FailureClass(
-            True, "NodeLost", RestartReason.node_loss, f"worker pod {name} failed before its trainer ran"
-        )
+        return Failure(NODE_LOST, RestartReason.node_loss, f"worker pod {name} failed before its trainer ran")
     code = int(term.get("exitCode", 0))
     if term.get("reason") == "OOMKilled":
-        return FailureClass(
-            True,
-            "OOMKilled",
+        return Failure(
+            OOM_KILLED,
             RestartReason.oom_kill,
             f"worker pod {name} was OOM-killed (exit {code}): raise resources.memory or lower data.batchSize",
         )
-    if code == RETRYABLE_EXIT_CODE:
-        return FailureClass(
-            True,
-            "Preempted",
-            RestartReason.preemption,
-            f"worker pod {name} stopped after a final checkpoint (exit {code})",
+    failure = exit_failure(code, f"worker pod {name}")
+    if failure is None or failure.cause is None:  # a Failed pod whose trainer exited 0 counts as an error too
+        return Failure(
+            APPLICATION_ERROR,
+            None,
+            f"worker pod {name} exited with code {code} (application error); see `seerctl logs`",
         )
-    if code >= 128:
-        return FailureClass(
-            True, "Signaled", RestartReason.signal, f"worker pod {name} was killed by signal {code - 128} (exit {code})"
-        )
-    return FailureClass(
-        False,
-        "ApplicationError",
-        None,
-        f"worker pod {name} exited with code {code} (application error); see `seerctl logs`",
-    )
+    return failure
 
 
 def failure_time(pod: dict[str, Any]) -> datetime | None:

@@ -22,19 +22,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from seer.operators.children import (
-    LABEL_RESTART,
-    LABEL_ROLE,
-    LABEL_SLOT,
-    ROLE_RENDEZVOUS,
-    ROLE_WORKER,
     grace_period_seconds,
     rendezvous_name,
     rendezvous_pod,
     rendezvous_service,
     worker_pod,
 )
-from seer.operators.failures import FailureClass, classify_pod_failure, failure_time
+from seer.operators.failures import classify_pod_failure, failure_time
+from seer.platform.contract import LABEL_RESTART, LABEL_ROLE, LABEL_SLOT, ROLE_RENDEZVOUS, ROLE_WORKER
 from seer.platform.kube.status import Condition, Phase, SeerJobStatus, rfc3339
+from seer.platform.restart_policy import Failure, jitter_rng, never_retried, verdict
 from seer.platform.spec import SeerJob
 
 
@@ -70,12 +67,6 @@ class Plan:
     restart_causes: tuple[str, ...] = ()
     #: Come back after this many seconds (a backoff is running), else None.
     requeue_after: float | None = None
-
-
-def backoff_seconds(job: SeerJob, restarts_done: int) -> float:
-    """Delay before restart number ``restarts_done + 1``: base * 2**n, capped."""
-    r = job.spec.restart
-    return min(r.backoff_seconds * (2 ** min(restarts_done, 40)), r.max_backoff_seconds)
 
 
 # ----------------------------------------------------------------------------- pods
@@ -254,23 +245,18 @@ def desired_children(
             delete=_stop_all(all_pods, job, keep_finished=True),
         )
 
-    failures: dict[int, tuple[dict[str, Any], FailureClass]] = {}
+    # The restart policy (seer.platform.restart_policy) decides; the budget is checked
+    # below, per replacement, so only causes that are never retried fail the job here.
+    failures: dict[int, tuple[dict[str, Any], Failure]] = {}
     for slot, pod in sorted(newest.items()):
         fc = classify_pod_failure(pod)
         if fc is None:
             continue
-        if (
-            not fc.retryable
-            or fc.cause is None
-            or fc.cause.value not in [getattr(c, "value", c) for c in spec.restart.retry_on]
-        ):
-            reason = fc.reason if not fc.retryable else f"{fc.reason}NotRetried"
-            message = (
-                fc.message
-                if not fc.retryable
-                else f"{fc.message}; restart.retryOn does not include {fc.cause.value if fc.cause else '?'}"
+        refused = never_retried(fc, spec.restart)
+        if refused is not None:
+            return finish(
+                Phase.failed, refused.reason, refused.message, delete=_stop_all(all_pods, job, keep_finished=True)
             )
-            return finish(Phase.failed, reason, message, delete=_stop_all(all_pods, job, keep_finished=True))
         failures[slot] = (pod, fc)
 
     if spec.suspend:
@@ -311,12 +297,14 @@ def desired_children(
         if slot not in newest:
             create.append(worker_pod(job, uid, slot, restarts))
 
-    budget_message = ""
+    budget_spent = None
     for slot, (pod, fc) in sorted(failures.items()):
-        if restarts >= spec.restart.max_restarts:
-            budget_message = f"restart budget spent ({spec.restart.max_restarts} restarts); last failure: {fc.message}"
+        # Seeded by (job uid, restart number): every reconcile computes the same jittered wait.
+        decision = verdict(fc, restarts, spec.restart, jitter_rng(uid, restarts))
+        if decision.action == "fail":
+            budget_spent = decision
             break
-        delay = backoff_seconds(job, restarts)
+        delay = decision.backoff_seconds
         failed_at = failure_time(pod) or now
         wait = (failed_at + timedelta(seconds=delay) - now).total_seconds()
         if wait > 0:
@@ -337,11 +325,11 @@ def desired_children(
                 f"(restart {restarts} of {spec.restart.max_restarts})",
             )
         )
-    if budget_message:
+    if budget_spent is not None:
         return finish(
             Phase.failed,
-            "RestartBudgetSpent",
-            budget_message,
+            budget_spent.reason,
+            budget_spent.message,
             delete=_stop_all(all_pods, job, keep_finished=True),
             causes=causes,
         )

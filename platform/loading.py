@@ -23,10 +23,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from seer.platform.contract import EXIT_BAD_SPEC
 from seer.platform.spec import SeerJob
-
-#: Exit status for a job file that is not valid (argparse uses the same for bad usage).
-EXIT_BAD_SPEC = 2
 
 __all__ = [
     "EXIT_BAD_SPEC",

@@ -6,8 +6,14 @@ run's ``state.json``.
 
 Why our own loop and not torchrun's ``--max-restarts``: torchrun restarts on *any*
 failure. We restart only for retryable causes (preemption, a worker killed by a
-signal, a lost peer) and fail fast on application errors, the same policy the
-Kubernetes operator applies — so a job behaves alike on a laptop and on a cluster.
+signal, a lost peer) and fail fast on application errors, with the same policy the
+Kubernetes operator applies (``seer.platform.restart_policy``: ``restart.retryOn``,
+the budget, backoff with jitter, the reason names) — so a job behaves alike on a
+laptop and on a cluster.
+
+Every attempt is recorded in ``state.json`` under ``history``: one entry
+``{"attempt", "startedAt", "endedAt", "action", "reason", "backoffSeconds"}`` per
+attempt (times in epoch seconds; ``action`` is restart, succeed, fail or cancelled).
 """
 
 from __future__ import annotations
@@ -19,13 +25,22 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from seer.platform.appdef import build_appdef
-from seer.platform.exitcodes import EXIT_OK, is_retryable_exit
+from seer.platform.contract import EXIT_OK
 from seer.platform.loading import load_job
+from seer.platform.restart_policy import (
+    APPLICATION_ERROR,
+    PREEMPTED,
+    SIGNALED,
+    Failure,
+    exit_failure,
+    jitter_rng,
+    verdict,
+)
 from seer.platform.runs import RunDir, signal_pids
-from seer.platform.spec import RestartSpec
+from seer.platform.spec import RestartReason, RestartSpec
 
 log = logging.getLogger("seer.supervisor")
 
@@ -47,9 +62,35 @@ class Decision:
     backoff_seconds: float = 0.0
 
 
-def backoff(restart: RestartSpec, restarts_so_far: int) -> float:
-    """Exponential backoff: ``backoffSeconds * 2**n``, capped at ``maxBackoffSeconds``."""
-    return min(restart.max_backoff_seconds, restart.backoff_seconds * (2**restarts_so_far))
+CANCELLED = Decision("cancelled", "Cancelled", "cancelled by the user")
+
+
+def attempt_failure(exits: list[WorkerExit], expected_ranks: int) -> Failure | None:
+    """The one failure that speaks for an attempt, or None when every rank finished.
+
+    An application error on any rank wins over retryable causes on others (the others
+    typically died *because* of it); then a death by signal (the lost peer's survivors
+    exit 75 because of it); then the rest, lowest rank first. Missing reports mean
+    death by signal.
+    """
+    reported = {e.rank for e in exits}
+    missing = [r for r in range(expected_ranks) if r not in reported]
+    failures: list[Failure] = []
+    for e in sorted(exits, key=lambda e: e.rank):
+        failure = exit_failure(e.exit_code, f"rank {e.rank}")
+        if failure is not None and failure.cause is None:
+            failure = Failure(
+                APPLICATION_ERROR, None, f"rank {e.rank} exited with code {e.exit_code}: {e.reason or 'see its log'}"
+            )
+        if failure is not None:
+            failures.append(failure)
+    if missing:
+        failures.append(exit_failure(None, f"rank(s) {missing}"))  # type: ignore[arg-type]
+    for wanted in (APPLICATION_ERROR, SIGNALED):
+        chosen = [f for f in failures if f.reason == wanted]
+        if chosen:
+            return chosen[0]
+    return failures[0] if failures else None
 
 
 def decide(
@@ -60,38 +101,22 @@ def decide(
     cancel_requested: bool,
     restarts_so_far: int,
     restart: RestartSpec,
+    jitter_key: str = "",
 ) -> Decision:
-    """What to do after an attempt ended. Pure; table-tested.
-
-    An application error on any rank wins over retryable causes on others (the
-    others typically died *because* of it). Missing reports mean death by signal.
-    """
+    """What to do after an attempt ended. Pure; table-tested (the backoff's jitter is
+    drawn from ``restart_policy.jitter_rng(jitter_key, restarts_so_far)``)."""
     if cancel_requested:
-        return Decision("cancelled", "Cancelled", "cancelled by the user")
+        return CANCELLED
     if app_succeeded and all(e.exit_code == EXIT_OK for e in exits) and len(exits) >= expected_ranks:
         return Decision("succeed", "Completed", "training finished")
-    reported = {e.rank: e for e in exits}
-    fatal = [e for e in exits if e.exit_code not in (None, EXIT_OK) and not is_retryable_exit(e.exit_code)]
-    if fatal:
-        first = min(fatal, key=lambda e: e.rank)
-        return Decision(
-            "fail",
-            "ApplicationError",
-            f"rank {first.rank} exited with code {first.exit_code}: {first.reason or 'see its log'}",
-        )
-    missing = [r for r in range(expected_ranks) if r not in reported]
-    if app_succeeded and not missing:
+    failure = attempt_failure(exits, expected_ranks)
+    every_rank_reported = {e.rank for e in exits} >= set(range(expected_ranks))
+    if app_succeeded and every_rank_reported and (failure is None or failure.retryable):
         return Decision("succeed", "Completed", "training finished")
-    cause = "WorkerKilled" if missing else "Preempted"
-    detail = (
-        f"rank(s) {missing} died without reporting (killed by a signal?)"
-        if missing
-        else "workers stopped for a retryable reason"
-    )
-    allowed = restart.max_restarts
-    if restarts_so_far >= allowed:
-        return Decision("fail", "RestartBudgetExhausted", f"{detail}; restart budget of {allowed} is spent")
-    return Decision("restart", cause, detail, backoff(restart, restarts_so_far))
+    if failure is None:  # torchrun failed although every rank reported success: try again
+        failure = Failure(PREEMPTED, RestartReason.preemption, "workers stopped for a retryable reason")
+    v = verdict(failure, restarts_so_far, restart, jitter_rng(jitter_key, restarts_so_far))
+    return Decision(v.action, v.reason, v.message, v.backoff_seconds)
 
 
 def read_exits(run: RunDir, attempt: int) -> list[WorkerExit]:
@@ -126,6 +151,18 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
 
+    def _record(self, entry: dict[str, Any]) -> None:
+        """Append one attempt to ``state.json``'s ``history`` (the module docstring's shape)."""
+        state = self.run.read_state()
+        self.run.update_state(history=[*(state.history if state else []), entry])
+
+    def _cancel_last_record(self) -> None:
+        """A cancel during a backoff: the planned restart of the last attempt never happens."""
+        state = self.run.read_state()
+        if state and state.history:
+            last = {**state.history[-1], "action": CANCELLED.action, "reason": CANCELLED.reason}
+            self.run.update_state(history=[*state.history[:-1], last])
+
     def run_forever(self) -> int:
         from torchx.runner import get_runner
         from torchx.specs import AppState
@@ -139,6 +176,7 @@ class Supervisor:
         with get_runner() as runner:
             while True:
                 attempt += 1
+                started_at = time.time()
                 self.run.update_state(
                     phase="Running",
                     attempt=attempt,
@@ -167,6 +205,7 @@ class Supervisor:
                         log.warning("workers did not stop within the preemption budget; killing them")
                         runner.cancel(handle)
                     time.sleep(self.POLL_SECONDS)
+                ended_at = time.time()
                 succeeded = status is not None and status.state == AppState.SUCCEEDED
                 decision = decide(
                     app_succeeded=succeeded,
@@ -175,6 +214,17 @@ class Supervisor:
                     cancel_requested=self.cancel_requested,
                     restarts_so_far=restarts,
                     restart=self.job.spec.restart,
+                    jitter_key=self.job.name,
+                )
+                self._record(
+                    {
+                        "attempt": attempt,
+                        "startedAt": started_at,
+                        "endedAt": ended_at,
+                        "action": decision.action,
+                        "reason": decision.reason,
+                        "backoffSeconds": decision.backoff_seconds,
+                    }
                 )
                 log.info("attempt %d ended: %s (%s: %s)", attempt, decision.action, decision.reason, decision.message)
                 if decision.action == "restart":
@@ -187,7 +237,8 @@ class Supervisor:
                     while time.monotonic() < deadline and not self.cancel_requested:
                         time.sleep(0.1)
                     if self.cancel_requested:
-                        decision = Decision("cancelled", "Cancelled", "cancelled by the user")
+                        decision = CANCELLED
+                        self._cancel_last_record()
                     else:
                         continue
                 phase = {"succeed": "Succeeded", "fail": "Failed", "cancelled": "Cancelled"}[decision.action]

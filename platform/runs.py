@@ -54,6 +54,10 @@ class RunState:
     restarts: int = 0
     attempt: int = 0
     restart_reasons: list[str] = field(default_factory=list)
+    #: One entry per attempt, written by the supervisor: ``attempt``, ``startedAt``,
+    #: ``endedAt`` (epoch s), ``action`` (restart|succeed|fail|cancelled), ``reason``,
+    #: ``backoffSeconds`` (the wait before the next attempt; 0 for the last).
+    history: list[dict[str, Any]] = field(default_factory=list)
     cancel_requested: bool = False
     exit_code: int | None = None
     app_handle: str | None = None

@@ -1,6 +1,6 @@
 """``python -m seer.trainer``: one worker process of a Seer job (under torchrun).
 
-Maps every way a worker can end to an exit code (``seer.platform.exitcodes``):
+Maps every way a worker can end to an exit code (``seer.platform.contract``):
 0 done; 75 preempted after a final checkpoint, or lost a peer (retryable); 2 the job
 is invalid; 1 any other error (fatal: restarting would fail the same way). The code
 is also written to the run's exit record so the local supervisor can tell causes
@@ -19,7 +19,7 @@ import traceback
 import torch
 import torch.distributed as dist
 
-from seer.platform.exitcodes import EXIT_BAD_SPEC, EXIT_FAILED, EXIT_OK, EXIT_RETRYABLE
+from seer.platform.contract import EXIT_BAD_SPEC, EXIT_FAILED, EXIT_OK, EXIT_RETRYABLE
 from seer.platform.loading import SpecError
 from seer.trainer.runtime import Runtime, load_job_from_env
 

@@ -1,9 +1,13 @@
 """What a worker learns from its environment: the job, its rank, where to report.
 
 torchrun sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``PORT``; the
-launcher (``seer.platform.appdef``) sets ``SEER_JOB_SPEC`` and, for local runs,
-``SEER_RUN_DIR``/``SEER_ATTEMPT``; the operator sets ``SEER_RESTART_COUNT``. Run
-without torchrun (``python -m seer.trainer --job FILE``) the worker is rank 0 of 1.
+launchers set the rest with ``seer.platform.worker.worker_env``: ``SEER_JOB_SPEC`` and
+``SEER_RESTART_COUNT`` everywhere, ``SEER_RUN_DIR``/``SEER_ATTEMPT`` for local runs
+(names in ``seer.platform.contract``). Run without torchrun
+(``python -m seer.trainer --job FILE``) the worker is rank 0 of 1.
+
+Imports only the contract, the spec and the job-file loader: a worker image needs no
+torchx, kubernetes, kopf or rich (tests/trainer/test_worker_imports.py checks it).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from seer.platform.appdef import ENV_ATTEMPT, ENV_RESTART_COUNT, ENV_RUN_DIR, ENV_SPEC
+from seer.platform.contract import ENV_ATTEMPT, ENV_JOB_SPEC, ENV_RESTART_COUNT, ENV_RUN_DIR
 from seer.platform.loading import Problem, SpecError, load_job, validate_document
 from seer.platform.spec import SeerJob
 
@@ -50,12 +54,12 @@ def load_job_from_env(job_file: str | None = None) -> SeerJob:
     invalid: the worker then exits 2, which no supervisor retries)."""
     if job_file:
         return load_job(job_file)
-    raw = os.environ.get(ENV_SPEC)
+    raw = os.environ.get(ENV_JOB_SPEC)
     if not raw:
         raise SpecError(
-            ENV_SPEC, [Problem("", f"no job: set {ENV_SPEC} (seerctl and the operator do) or pass --job FILE")]
+            ENV_JOB_SPEC, [Problem("", f"no job: set {ENV_JOB_SPEC} (seerctl and the operator do) or pass --job FILE")]
         )
-    return validate_document(json.loads(raw), source=ENV_SPEC)
+    return validate_document(json.loads(raw), source=ENV_JOB_SPEC)
 
 
 def checkpoint_url(job: SeerJob, runtime: Runtime) -> str:
@@ -64,6 +68,7 @@ def checkpoint_url(job: SeerJob, runtime: Runtime) -> str:
         return job.spec.checkpoint.url
     if runtime.run_dir is None:
         raise SpecError(
-            ENV_SPEC, [Problem("spec.checkpoint.url", "required outside a local run (e.g. s3://bucket/seer/<job>/)")]
+            ENV_JOB_SPEC,
+            [Problem("spec.checkpoint.url", "required outside a local run (e.g. s3://bucket/seer/<job>/)")],
         )
     return str(runtime.run_dir / "checkpoints")

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from seer.operators.children import worker_pod
-from seer.operators.planning import Observed, backoff_seconds, desired_children
+from seer.operators.planning import Observed, desired_children
 from seer.platform.kube.status import Phase, SeerJobStatus
+from seer.platform.restart_policy import backoff_bounds
 from seer.platform.spec import SeerJob
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -86,13 +87,16 @@ def test_backoff_postpones_the_replacement_and_asks_to_come_back():
         running(worker_pod(j, UID, 1, 0)),
         failed(worker_pod(j, UID, 2, 0), 137, at=NOW - timedelta(seconds=5)),
     ]
-    p = plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=3))  # 10 * 2**3 = 80 s backoff
-    assert "j-worker-2-4" not in names(p.create) and p.requeue_after == pytest.approx(75)
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=3))  # 10 * 2**3 = 80 s backoff, plus jitter
+    low, high = backoff_bounds(j.spec.restart, 3)
+    assert "j-worker-2-4" not in names(p.create) and low - 5 <= p.requeue_after <= high - 5
+    # Level-triggered: the same observation always asks for the same wait (seeded jitter).
+    assert plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=3)).requeue_after == p.requeue_after
 
 
 @pytest.mark.parametrize("n, expected", [(0, 10), (1, 20), (3, 80), (4, 100), (50, 100)])
 def test_backoff_doubles_and_is_capped(n, expected):
-    assert backoff_seconds(job(restart={"backoffSeconds": 10, "maxBackoffSeconds": 100}), n) == expected
+    assert backoff_bounds(job(restart={"backoffSeconds": 10, "maxBackoffSeconds": 100}).spec.restart, n)[0] == expected
 
 
 def test_application_error_fails_and_stops_the_rest():

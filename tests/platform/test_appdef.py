@@ -6,8 +6,9 @@ import json
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from seer.platform.appdef import build_appdef, threads_per_proc
+from seer.platform.appdef import build_appdef
 from seer.platform.spec import SeerJob
+from seer.platform.worker import threads_per_proc, worker_env
 
 
 def job(**spec) -> SeerJob:
@@ -111,3 +112,22 @@ def test_kubernetes_threads_follow_the_pod_cpu_request_not_this_machine():
 
     assert threads_per_process(j) == 8
     assert threads_per_process(job(resources={"procsPerNode": 2, "cpu": "500m"})) == 1
+
+
+def test_the_operator_and_torchx_launch_workers_with_one_environment():
+    """One worker contract: the AppDef's env and the pod's plain env are both worker_env;
+    the pod only adds its own name and the Secret's keys (as references, never values)."""
+    from seer.operators.children import worker_pod
+
+    j = job(
+        resources={"procsPerNode": 2, "cpu": "8"},
+        storage={"endpointUrl": "http://minio:9000", "secretName": "s3-creds"},
+        checkpoint={"url": "s3://b/x/"},
+    )
+    expected = worker_env(j, target="kubernetes", restart_count=3)
+    assert build_appdef(j, target="kubernetes", restart_count=3).roles[0].env == expected
+    pod_env = worker_pod(j, "uid-1", 0, 3)["spec"]["containers"][0]["env"]
+    assert {e["name"]: e["value"] for e in pod_env if "value" in e} == expected
+    references = {e["name"]: e["valueFrom"] for e in pod_env if "valueFrom" in e}
+    assert references["SEER_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert references["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["name"] == "s3-creds"

@@ -1,0 +1,90 @@
+"""The worker contract: every name and number that launchers, workers and the operator share.
+
+Standard library only, on purpose: the trainer, the local supervisor, ``seerctl``, the
+TorchX scheduler and the operator all import this module, and a worker image must be
+able to start without torchx, kubernetes, kopf or rich installed. Change a value here
+and every side sees the change; never spell one of these strings anywhere else.
+
+What a worker is started with (``seer.platform.worker.worker_env`` builds it):
+
+- ``SEER_JOB_SPEC``: the whole validated job as JSON (``seer.platform.worker.spec_json``);
+- ``SEER_RESTART_COUNT``: restarts the job has had (0 on the first attempt);
+- local runs only: ``SEER_RUN_DIR`` (events, per-rank logs, exit records) and
+  ``SEER_ATTEMPT`` (1-based attempt number);
+- Kubernetes only: ``SEER_POD_NAME`` (a fieldRef) and the storage Secret's keys;
+- ``OMP_NUM_THREADS``, ``PYTHONUNBUFFERED`` and the non-secret storage settings.
+
+How a worker ends (its exit status, also written to the run's exit record):
+0 done; 75 retryable (preempted after a final checkpoint, or lost a peer); 2 invalid
+job; 1 any other error. Death by a signal reports no code. What each ending means for
+the job is decided in ``seer.platform.restart_policy``.
+"""
+
+from __future__ import annotations
+
+# ----------------------------------------------------------------------------- environment
+
+ENV_JOB_SPEC = "SEER_JOB_SPEC"
+ENV_RUN_DIR = "SEER_RUN_DIR"
+ENV_RESTART_COUNT = "SEER_RESTART_COUNT"
+ENV_ATTEMPT = "SEER_ATTEMPT"
+ENV_POD_NAME = "SEER_POD_NAME"
+#: The operator's default worker image (the chart sets it on the operator's Deployment).
+ENV_WORKER_IMAGE = "SEER_WORKER_IMAGE"
+ENV_OMP_NUM_THREADS = "OMP_NUM_THREADS"
+#: Non-secret object-storage settings copied from ``spec.storage``.
+ENV_STORAGE_ENDPOINT = "AWS_ENDPOINT_URL"
+ENV_STORAGE_REGION = "AWS_REGION"
+#: Keys read from the Secret named in ``spec.storage.secretName`` (Kubernetes), with
+#: whether each may be missing. Locally the same variables come from the user's shell.
+STORAGE_SECRET_KEYS: tuple[tuple[str, bool], ...] = (
+    ("AWS_ACCESS_KEY_ID", False),
+    ("AWS_SECRET_ACCESS_KEY", False),
+    ("AWS_SESSION_TOKEN", True),
+)
+
+#: What every worker runs: ``torchrun ... -m seer.trainer``.
+TRAINER_MODULE = "seer.trainer"
+
+# ----------------------------------------------------------------------------- exit codes
+
+EXIT_OK = 0
+EXIT_FAILED = 1  #: application error: a bug, bad data everywhere, NaN loss... (fatal)
+EXIT_BAD_SPEC = 2  #: the job file is invalid (fatal; seerctl and argparse use 2 as well)
+EXIT_RETRYABLE = 75  #: EX_TEMPFAIL: preempted (final checkpoint written) or lost a peer
+
+RETRYABLE_EXIT_CODES = frozenset({EXIT_RETRYABLE})
+
+
+def is_retryable_exit(code: int | None) -> bool:
+    """True for our retryable code and for deaths by signal (no code, negative, or 128+N
+    from a shell)."""
+    if code is None:
+        return True
+    return code in RETRYABLE_EXIT_CODES or code < 0 or code >= 128
+
+
+# ----------------------------------------------------------------------------- Kubernetes
+
+LABEL_JOB = "seer.dev/job-name"
+LABEL_ROLE = "seer.dev/role"
+LABEL_SLOT = "seer.dev/worker-slot"
+LABEL_RESTART = "seer.dev/restart"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "seer-operator"
+ROLE_WORKER = "worker"
+ROLE_RENDEZVOUS = "rendezvous"
+
+#: Prefix of the operator's annotations (kopf's progress and diff-base storage too).
+ANNOTATION_PREFIX = "seer.dev"
+ANNOTATION_SPEC_HASH = "seer.dev/spec-hash"
+FINALIZER = "seer.dev/operator"
+
+CONTAINER_TRAINER = "trainer"
+CONTAINER_RENDEZVOUS = "rendezvous"
+
+# ----------------------------------------------------------------------------- ports
+
+RDZV_PORT = 29400  #: the rendezvous pod's TCPStore (c10d rendezvous endpoint)
+OPERATOR_METRICS_PORT = 8080  #: the operator's Prometheus metrics
+OPERATOR_LIVENESS_PORT = 8081  #: kopf's /healthz
