@@ -11,9 +11,11 @@ per rank and ~200 bytes of Python objects per sample.  With it:
     ``root`` and, per source (sorted, the sample numbering's order): relative
     ``name``, ``size``, ``version`` (ETag, else mtime) and cumulative sample
     count ``end``.  ~100 bytes per shard: ~10 MB for 10^5 shards.
-  - ``shards/NNNNNN.bin``: per tar shard, its samples' ``(offset, size)`` as
-    little-endian int64 pairs (16 bytes per sample, no header), so any run of
-    rows is one ranged read.
+  - ``offsets/NNNNNNNN.bin``: block ``k`` holds ``(offset, size)`` of samples
+    ``[k * BLOCK_ROWS, (k+1) * BLOCK_ROWS)`` in global sample order, as
+    little-endian int64 pairs (16 bytes per sample, no header; ``offset -1``:
+    a whole image file).  ``BLOCK_ROWS`` equals the epoch order's ``CHUNK``,
+    so a chunk the order visits is exactly one GET of 128 KiB.
   - ``keys/NNNNNN.json``: the WebDataset keys, read only to name a bad sample.
 
   The directory name starts with a dot, so listing the data skips it.
@@ -24,9 +26,9 @@ per rank and ~200 bytes of Python objects per sample.  With it:
   the index stale: it is refused with a message that says how to rebuild it.
 
 * ``IndexedSamples``: the sample table a loader reads from.  It keeps only the
-  manifest's names and cumulative counts and fetches blocks of ``BLOCK_ROWS``
-  rows of a shard's offsets on demand through an LRU of at most ``max_blocks``
-  blocks (default 256 x 128 KiB = 32 MiB).  The epoch order visits a bounded
+  manifest's names and cumulative counts and fetches offsets blocks on
+  demand through an LRU of at most ``max_blocks`` blocks (default 256 x 128 KiB
+  = 32 MiB; a window of the epoch order needs 64-65).  The epoch order visits a bounded
   set of chunks at a time (``permutation.py``), so the LRU hit rate is high.
 """
 
@@ -48,6 +50,7 @@ from typing import Any
 import fsspec
 import numpy as np
 
+from .permutation import CHUNK
 from .reads import WHOLE, read_ranges
 from .sources import SampleIndex, SourceFormat, expand_braces, list_samples, resolve_sources
 from .tar_index import IMAGE_EXTENSIONS, scan_tar_shard, version_tag
@@ -70,13 +73,12 @@ log = logging.getLogger("seer.trainer.data")
 INDEX_DIR = ".seer-index"
 MANIFEST = "manifest.json"
 INDEX_VERSION = 1
-#: Rows (samples) of a shard's offsets fetched by one ranged read.
-BLOCK_ROWS = 8192
-_ROW_BYTES = 16
+#: Samples per offsets file: one chunk of the epoch order, fetched by one GET.
+BLOCK_ROWS = CHUNK
 _GLOB = re.compile(r"[*?\[]")
 BUILD_COMMAND = "python -m seer.trainer.data index"  # what `seerctl data index` runs
 
-#: Reads one block of rows: ``(shard number, first row, row count) -> int64 [count, 2]``.
+#: Reads one offsets block: ``(block number, first sample, sample count) -> int64 [count, 2]``.
 BlockReader = Callable[[int, int, int], np.ndarray]
 
 
@@ -198,25 +200,35 @@ def build_index(
     if not sources:
         raise ValueError(f"data URLs {url_list} hold no samples")
     out_fs, out_path = fsspec.core.url_to_fs(target, **opts)
-    for sub in ("shards", "keys"):
+    for sub in ("offsets", "keys"):
         out_fs.makedirs(f"{out_path}/{sub}", exist_ok=True)  # local paths need them; a no-op on object stores
 
     listed = _list_directories(kinds[sources[0]][1], sources)
 
-    def one(sid: int) -> tuple[int, str, int]:
+    def one(sid: int) -> tuple[int, str, np.ndarray]:
         kind, fs, path = kinds[sources[sid]]
         info = listed.get(sources[sid]) or fs.info(path)
-        count = 1
+        rows = np.array([[WHOLE, -1]], dtype="<i8")
         if kind == "tar":
             samples = scan_tar_shard(fs, path, sources[sid])
             rows = np.array([(s.offset, s.size) for s in samples], dtype="<i8").reshape(-1, 2)
-            out_fs.pipe_file(f"{out_path}/shards/{sid:06d}.bin", rows.tobytes())
             out_fs.pipe_file(f"{out_path}/keys/{sid:06d}.json", json.dumps([s.key for s in samples]).encode())
-            count = len(samples)
-        return int(info.get("size") or 0), version_tag(info), count
+        return int(info.get("size") or 0), version_tag(info), rows
 
+    results: list[tuple[int, str, int]] = []
+    pending: list[np.ndarray] = []  # rows not yet written, in sample order
+    written = 0
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        results = list(pool.map(one, range(len(sources))))
+        for size, version, rows in pool.map(one, range(len(sources))):  # in source order
+            results.append((size, version, len(rows)))
+            pending.append(rows)
+            held = sum(len(r) for r in pending)
+            while held >= BLOCK_ROWS or (len(results) == len(sources) and held):
+                block = np.concatenate(pending)
+                out_fs.pipe_file(f"{out_path}/offsets/{written // BLOCK_ROWS:08d}.bin", block[:BLOCK_ROWS].tobytes())
+                written += min(BLOCK_ROWS, held)
+                pending = [block[BLOCK_ROWS:]]
+                held = len(pending[0])
     root = _common_root(sources)
     manifest = Manifest(
         urls=tuple(url_list),
@@ -364,7 +376,7 @@ class IndexedSamples:
         self.max_blocks = max_blocks
         self.block_reader = block_reader
         self.blocks_fetched = 0  # counted, for tests and benchmarks
-        self._blocks: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._fs: tuple[int, fsspec.AbstractFileSystem] | None = None
 
     def __len__(self) -> int:
@@ -385,24 +397,25 @@ class IndexedSamples:
             self._fs = (os.getpid(), fs)
         return self._fs[1]
 
-    def _read_block(self, sid: int, first: int, count: int) -> np.ndarray:
+    def _read_block(self, block: int, first: int, count: int) -> np.ndarray:
         if self.block_reader is not None:
-            return self.block_reader(sid, first, count)
-        fs, path = fsspec.core.url_to_fs(f"{self.index_url}/shards/{sid:06d}.bin", **self.storage_options)
-        data = fs.cat_file(path, start=first * _ROW_BYTES, end=(first + count) * _ROW_BYTES)
-        return np.frombuffer(data, dtype="<i8").reshape(-1, 2)
+            return self.block_reader(block, first, count)
+        fs, path = fsspec.core.url_to_fs(f"{self.index_url}/offsets/{block:08d}.bin", **self.storage_options)
+        data = fs.cat_file(path)
+        rows = np.frombuffer(data, dtype="<i8").reshape(-1, 2)
+        if len(rows) != count:
+            raise StaleIndexError(f"offsets block {block} of the index at {self.index_url} is damaged; rebuild it")
+        return rows
 
-    def _rows(self, sid: int, block: int) -> np.ndarray:
-        key = (sid, block)
-        rows = self._blocks.get(key)
+    def _rows(self, block: int) -> np.ndarray:
+        rows = self._blocks.get(block)
         if rows is not None:
-            self._blocks.move_to_end(key)
+            self._blocks.move_to_end(block)
             return rows
-        count = int(self.ends[sid] - self.starts[sid])
         first = block * BLOCK_ROWS
-        rows = self._read_block(sid, first, min(BLOCK_ROWS, count - first))
+        rows = self._read_block(block, first, min(BLOCK_ROWS, len(self) - first))
         self.blocks_fetched += 1
-        self._blocks[key] = rows
+        self._blocks[block] = rows
         while len(self._blocks) > self.max_blocks:
             self._blocks.popitem(last=False)
         return rows
@@ -413,12 +426,14 @@ class IndexedSamples:
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise IndexError(f"sample indices must be in [0, {len(self)})")
         sid = np.searchsorted(self.ends, ids, side="right")
-        local = ids - self.starts[sid]
         offset = np.full(ids.shape, WHOLE, dtype=np.int64)
         size = np.full(ids.shape, -1, dtype=np.int64)
-        for k in np.flatnonzero(self.is_tar[sid]).tolist():
-            row = self._rows(int(sid[k]), int(local[k]) // BLOCK_ROWS)[int(local[k]) % BLOCK_ROWS]
-            offset[k], size[k] = row
+        tar = self.is_tar[sid]
+        blocks = ids // BLOCK_ROWS
+        for block in np.unique(blocks[tar]).tolist():
+            mine = tar & (blocks == block)
+            rows = self._rows(block)[ids[mine] - block * BLOCK_ROWS]
+            offset[mine], size[mine] = rows[:, 0], rows[:, 1]
         return sid, offset, size
 
     def read_many(self, indices: Sequence[int] | np.ndarray) -> list[bytes | BaseException]:

@@ -62,6 +62,7 @@ def test_the_index_numbers_samples_exactly_as_listing_does(shards):
 def test_workers_load_the_manifest_and_fetch_offsets_lazily_through_a_bounded_lru(shards, monkeypatch):
     build_index(str(shards))
     monkeypatch.setattr(dataset_index, "BLOCK_ROWS", 2)  # 2 samples per offsets block
+    build_index(str(shards))
     samples = samples_from_spec(spec([str(shards)]))
     samples.max_blocks = 3
     assert samples.blocks_fetched == 0  # nothing but the manifest at start
@@ -70,7 +71,7 @@ def test_workers_load_the_manifest_and_fetch_offsets_lazily_through_a_bounded_lr
     samples.read(1)  # same block: served from the LRU
     assert samples.blocks_fetched == 1
     samples.read_many(np.arange(len(samples)))
-    assert len(samples._blocks) == 3  # bounded
+    assert samples.blocks_fetched == 13 and len(samples._blocks) == 3  # 25 samples in 13 blocks; 3 kept
     clone = pickle.loads(pickle.dumps(samples))  # what a loader worker receives: no cached blocks
     assert len(clone._blocks) == 0 and clone.read(0) == first
 
@@ -137,7 +138,7 @@ def test_the_index_on_object_storage_is_one_manifest_and_small_offset_files(shar
         build_index(url)
         manifest = json.loads(fs.cat(f"{prefix}/train/{INDEX_DIR}/manifest.json"))
         assert [row[4] for row in manifest["sources"]] == [3, 7, 12, 18, 25]  # cumulative counts
-        assert fs.size(f"{prefix}/train/{INDEX_DIR}/shards/000004.bin") == 7 * 16
+        assert fs.size(f"{prefix}/train/{INDEX_DIR}/offsets/00000000.bin") == 25 * 16
         assert load_manifest(url + "/" + INDEX_DIR).num_samples == 25
         assert len(samples_from_spec(spec([url]))) == 25
         assert len(list_samples(url)) == 25  # the hidden index folder is not data
