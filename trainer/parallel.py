@@ -1,5 +1,10 @@
-"""Apply parallelism to a SwAV model: FSDP2 sharding, mixed precision, SyncBN,
-activation checkpointing, channels_last, torch.compile (torchtitan's ``parallelize``).
+"""Apply parallelism to a SwAV model: no wrapper / DDP / FSDP2 / HSDP, mixed precision,
+SyncBN, activation checkpointing, channels_last, torch.compile (torchtitan's ``parallelize``).
+
+The training loop calls ONE function, :func:`apply_parallelism`: it sizes the job
+(``seer.platform.models.memory``), decides (``seer.platform.models.parallelism.choose``),
+creates the device mesh, applies the plan and logs it. Every layout keeps the module tree
+and parameter names unchanged, so DCP checkpoints load across layouts and world sizes.
 
 The model code knows nothing of this; this module relies only on the structure
 ``model.trunk.stages[i].blocks[j]`` and ``model.head`` (see ``seer.trainer.models``).
@@ -11,14 +16,25 @@ then one unit per stage, the head, and the root (stem + the rest).
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
+import torch.distributed as dist
 from torch import nn
-from torch.distributed.device_mesh import DeviceMesh
+from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+from seer.platform.models.memory import HeadShape, estimate_memory
+from seer.platform.models.parallelism import Kind, ParallelPlan, choose
+
+if TYPE_CHECKING:
+    from seer.platform.spec import SeerJob
+
 Precision = Literal["fp32", "bf16", "fp16"]
+log = logging.getLogger("seer.trainer.parallel")
 
 _DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)
@@ -35,7 +51,7 @@ def mixed_precision_policy(precision: Precision) -> MixedPrecisionPolicy:
     return MixedPrecisionPolicy(param_dtype=_DTYPES[precision], reduce_dtype=torch.float32)
 
 
-# NOTE (DESIGN.md section 4): on CPU, BatchNorm with bf16 parameters and float32 running
+# NOTE: on CPU, BatchNorm with bf16 parameters and float32 running
 # statistics fails ("expected scalar type BFloat16 but found Float"). CPU batch_norm does
 # accept a bf16 input with float32 parameters, so each BatchNorm becomes its own FSDP unit,
 # sharded FIRST (FSDP2 is applied bottom-up), with float32 parameters and no input cast.
@@ -93,7 +109,7 @@ def parallelize(
     *,
     mesh: DeviceMesh | None,
     precision: Precision = "fp32",
-    activation_checkpointing: bool = False,
+    activation_checkpointing: bool | str = False,
     compile: bool = False,
     device: torch.device | str = "cpu",
     channels_last: bool | None = None,
@@ -101,6 +117,7 @@ def parallelize(
     bn_fp32: bool | None = None,
     reshard_after_forward: bool = True,
     cpu_autocast: bool | None = None,
+    kind: Kind | None = None,
 ) -> nn.Module:
     """Parallelise a ``SwAVModel`` in place and return it.
 
@@ -119,14 +136,31 @@ def parallelize(
 
     A model built on ``meta`` stays on meta (shards included): materialise afterwards with
     ``model.to_empty(device=device)`` and re-initialise (``init_weights_``).
+
+    kind: ``fsdp``/``hsdp`` shard over ``mesh`` (2-D ``(replicate, shard)`` for hsdp);
+    ``ddp`` replicates over ``mesh`` (composable DDP: the module tree is unchanged);
+    ``none`` is the plain module. Without FSDP mixed precision is ``torch.autocast`` and the
+    weights go channels_last too. Default: ``fsdp`` with a mesh, ``none`` without.
     """
     device = torch.device(device)
     is_cuda = device.type == "cuda"
+    # The spec's value may arrive as is ("on"/"off"/"auto"); "auto" is resolved by
+    # apply_parallelism, so a caller passing it here directly gets no checkpointing.
+    activation_checkpointing = str(getattr(activation_checkpointing, "value", activation_checkpointing)) in (
+        "True",
+        "on",
+    )
+    kind = kind or ("fsdp" if mesh is not None else "none")
+    if kind in ("none", "ddp") and precision != "fp32" and cpu_autocast is None:
+        # No FSDP casts: autocast does the mixed precision (parameters, grads, momentum stay fp32).
+        cpu_autocast = True
     if cpu_autocast if cpu_autocast is not None else (not is_cuda and precision == "bf16"):
-        if is_cuda:
+        if is_cuda and kind == "fsdp":
             raise ValueError("cpu_autocast is for CPU devices")
         model.autocast_dtype = _DTYPES[precision]  # type: ignore[assignment]
         precision = "fp32"  # parameters stay float32 under FSDP; autocast does the rest
+    if kind in ("fsdp", "hsdp") and mesh is None:
+        raise ValueError(f"parallelism {kind} needs a device mesh")
     if mesh is None and precision != "fp32":
         raise ValueError(f"precision={precision!r} needs FSDP: pass a mesh (a 1-rank gloo mesh works in one process)")
     world = mesh.size() if mesh is not None else 1
@@ -146,7 +180,17 @@ def parallelize(
         # Converting the weights as well gains nothing measurable and FSDP2 rejects
         # non-contiguous parameters ("FSDP does not support non-contiguous parameters").
         model.input_memory_format = torch.channels_last  # type: ignore[assignment]
-    if mesh is not None:
+        if kind in ("none", "ddp"):
+            # Unsharded weights can be NHWC too: cuDNN then needs no layout transforms
+            # (measured in issue 11: ~23 ms/step of tensorTransform under FSDP2 on an H200).
+            model.to(memory_format=torch.channels_last)
+    if kind == "ddp":
+        from torch.distributed._composable.replicate import replicate
+
+        if mesh is None:
+            raise ValueError("parallelism ddp needs a device mesh")
+        replicate(model, device_mesh=mesh, **({"device_ids": [device]} if is_cuda else {}))
+    elif mesh is not None:
         apply_fsdp(
             model,
             mesh=mesh,
@@ -155,3 +199,113 @@ def parallelize(
             reshard_after_forward=reshard_after_forward,
         )
     return model
+
+
+@dataclass(frozen=True)
+class ParallelChoice:
+    """What :func:`apply_parallelism` did: the plan (kind, shard/replicate sizes, activation
+    checkpointing, estimated bytes per device, reason) and the mesh it built (None: no mesh)."""
+
+    plan: ParallelPlan
+    mesh: DeviceMesh | None
+
+    def as_fields(self) -> dict[str, Any]:
+        """Flat fields for an event or a log line."""
+        p = self.plan
+        return {
+            "parallelism": p.kind,
+            "shard_size": p.shard_size,
+            "replicate_size": p.replicate_size,
+            "activation_checkpointing": p.activation_checkpointing,
+            "estimated_gib": None if p.estimated_bytes is None else round(p.estimated_bytes / 2**30, 2),
+            "reason": p.reason,
+        }
+
+
+def device_memory_bytes(device: torch.device) -> int | None:
+    """Total memory of a CUDA device; None for CPU (unknown: nothing counts as too big)."""
+    if device.type != "cuda":
+        return None
+    return int(torch.cuda.get_device_properties(device).total_memory)
+
+
+def build_mesh(plan: ParallelPlan, device: torch.device) -> DeviceMesh | None:
+    """The mesh for ``plan``: none for a single process without a process group, 1-D over
+    all ranks for ddp/fsdp, 2-D ``(replicate, shard)`` for hsdp (shard = ranks of a node,
+    which torchrun numbers consecutively)."""
+    if not dist.is_initialized():
+        if plan.kind != "none":
+            raise ValueError(f"parallelism {plan.kind} needs torch.distributed to be initialised")
+        return None
+    world = dist.get_world_size()
+    if plan.kind == "hsdp":
+        return init_device_mesh(
+            device.type, (plan.replicate_size, plan.shard_size), mesh_dim_names=("replicate", "shard")
+        )
+    if plan.kind == "none" and world == 1:
+        return None
+    return init_device_mesh(device.type, (world,))
+
+
+def apply_parallelism(
+    model: nn.Module, job: SeerJob, device: torch.device, *, device_bytes: int | None = None
+) -> ParallelChoice:
+    """Size the job, choose the parallelism (``spec.training.parallelism``, default auto) and
+    activation checkpointing, build the mesh and wrap ``model`` in place. Collective when a
+    process group exists (every rank calls it; all reach the same plan from the same spec).
+
+    ``device_bytes`` overrides the device's memory (tests; None: read it from CUDA)."""
+    training = job.spec.training
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if per_node < 1 or world % per_node:
+        per_node = world
+    crops = job.spec.swav.crops
+    head = job.spec.model.head
+    estimate = estimate_memory(
+        job.spec.model.resolved_design(),
+        batch=job.spec.data.batch_size,
+        crop_sizes=list(crops.sizes),
+        crop_counts=list(crops.counts),
+        precision=str(getattr(training.precision, "value", training.precision)),
+        head=HeadShape(
+            hidden_dim=head.hidden_dim, output_dim=head.output_dim, num_prototypes=job.spec.swav.num_prototypes
+        ),
+    )
+    ac_mode = str(getattr(training.activation_checkpointing, "value", training.activation_checkpointing))
+    plan = choose(
+        str(getattr(training.parallelism, "value", training.parallelism)),  # type: ignore[arg-type]
+        estimate=estimate,
+        device_bytes=device_bytes if device_bytes is not None else device_memory_bytes(device),
+        world=world,
+        ranks_per_node=per_node,
+        activation_checkpointing="auto" if ac_mode == "auto" else ac_mode == "on",
+    )
+    mesh = build_mesh(plan, device)
+    parallelize(
+        model,
+        mesh=mesh,
+        kind=plan.kind,
+        precision=str(getattr(training.precision, "value", training.precision)),  # type: ignore[arg-type]
+        activation_checkpointing=plan.activation_checkpointing,
+        compile=training.compile,
+        device=device,
+        channels_last=training.channels_last,
+    )
+    choice = ParallelChoice(plan, mesh)
+    log.info(
+        "parallelism %s (shard %d x replicate %d): %s", plan.kind, plan.shard_size, plan.replicate_size, plan.reason
+    )
+    return choice
+
+
+def export_choice(choice: ParallelChoice, registry: Any, labels: dict[str, str]) -> None:
+    """Export the choice as the Prometheus info metric ``seer_train_parallelism_info`` on
+    ``registry`` (the trainer's ``CollectorRegistry``), labelled with ``labels`` too."""
+    from prometheus_client import Info
+
+    info = Info(
+        "seer_train_parallelism", "Data parallelism chosen for this run and why.", list(labels), registry=registry
+    )
+    target = info.labels(**labels) if labels else info
+    target.info({k: str(v) for k, v in choice.as_fields().items()})

@@ -9,21 +9,13 @@ failed (e.g. the job failed under ``--wait``), 2 bad input (job file or usage).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any, Callable
+from typing import Callable
 
-from seer.platform.loading import EXIT_BAD_SPEC, SpecError
+from seer.platform.cli.base import EXIT_BAD_SPEC, EXIT_FAILED, UserError, dump
+from seer.platform.loading import SpecError
 
-EXIT_FAILED = 1
-
-
-class UserError(Exception):
-    """A failure explained to the user; ``code`` is the exit status."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["EXIT_BAD_SPEC", "EXIT_FAILED", "UserError", "build_parser", "dump", "main"]
 
 
 def _add_output(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json")) -> None:
@@ -134,7 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of a job file")
     p.add_argument("-o", "--output", choices=("json", "yaml"), default="json", help="output format")
 
-    p = sub.add_parser("models", help="list RegNet variants with parameters and GFLOPs at 224 px")
+    p = sub.add_parser(
+        "models",
+        help="list RegNet variants with parameters and GFLOPs at 224 px; with --batch, the estimated per-GPU "
+        "memory and the parallelism auto would pick",
+    )
+    p.add_argument("--batch", type=int, default=None, help="per-GPU batch (2x224 + 4x96 crops each) to size for")
+    p.add_argument("--gpu-memory", default="141Gi", help="memory of one GPU, e.g. 141Gi (H200), 80Gi (default: 141Gi)")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs in the job (default: 1)")
+    p.add_argument("--gpus-per-node", type=int, default=None, help="GPUs per node (default: min(--gpus, 8))")
+    p.add_argument("--precision", choices=("bf16", "fp16", "fp32"), default="bf16", help="compute precision")
     _add_output(p)
 
     p = sub.add_parser("plot", help="draw a job's loss, throughput and checkpoints as a PNG")
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from seer.platform.backends.api import JobNotFound
     from seer.platform.cli import commands
 
     handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
@@ -158,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         commands.print_error(str(exc))
         return exc.code
+    except JobNotFound as exc:  # every verb that names a job: one message, exit 1
+        commands.print_error(str(exc))
+        return EXIT_FAILED
     except BrokenPipeError:  # `seerctl ... | head`: the reader left; not an error
         import os
 
@@ -166,14 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         commands.console_err().print("interrupted (the job keeps running; `seerctl status` shows it)")
         return 130
-
-
-def dump(data: Any, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(data, indent=2, default=str)
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

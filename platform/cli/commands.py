@@ -1,4 +1,8 @@
-"""The verbs of ``seerctl``: thin glue between argparse, a Backend and rich output."""
+"""The verbs of ``seerctl``: thin glue between argparse, a Backend and rich output.
+
+Errors a person can act on are raised as ``UserError`` (or ``SpecError``/``JobNotFound``)
+and printed once, by ``seer.platform.cli.main``.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seer.platform.backends import Backend, JobNotFound, JobStatus, SubmitRefused, get_backend
-from seer.platform.cli import UserError, dump
+from seer.platform.backends import Backend, JobStatus, SubmitRefused, get_backend
+from seer.platform.cli.base import UserError, dump
+from seer.platform.contract import ENV_JOB_SPEC, ENV_RUN_DIR
 from seer.platform.loading import load_job
 from seer.platform.settings import load_settings
 from seer.platform.spec import SeerJob
@@ -91,18 +96,18 @@ def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
     from seer.platform.runs import RunDir
 
     if backend.name == "kubernetes":
-        from seer.platform.kube.backend import custom_resource
+        from seer.platform.kube.resource import custom_resource
 
         doc = custom_resource(job, backend.namespace)  # type: ignore[attr-defined]
         print(dump(doc, "json" if output == "json" else "yaml"))
         return 0
     app = build_appdef(job, target="local", run_dir=RunDir.for_job(job.name).path)
     role = app.roles[0]
-    env = {k: ("<the job document as JSON>" if k == "SEER_JOB_SPEC" else v) for k, v in role.env.items()}
+    env = {k: ("<the job document as JSON>" if k == ENV_JOB_SPEC else v) for k, v in role.env.items()}
     plan = {
         "scheduler": "local_cwd (TorchX)",
         "app": app.name,
-        "runDir": env.get("SEER_RUN_DIR"),
+        "runDir": env.get(ENV_RUN_DIR),
         "command": [role.entrypoint, *role.args],
         "env": env,
         "resource": {"cpu": role.resource.cpu, "gpu": role.resource.gpu, "memMB": role.resource.memMB},
@@ -162,7 +167,8 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
             if not quiet and st.step is not None and st.step != last_step:
                 last_step = st.step
                 c.print(
-                    f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} {_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}"
+                    f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} "
+                    f"{_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}"
                 )
             if st.phase in ("Succeeded", "Failed", "Cancelled"):
                 break
@@ -179,7 +185,8 @@ def _print_final(st: JobStatus, backend: Backend) -> None:
         + (f": {escape(st.reason)} {escape(st.message)}" if st.phase != "Succeeded" else "")
     )
     c.print(
-        f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}"
+        f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  "
+        f"restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}"
     )
     ev = st.extra.get("eval")
     if ev:
@@ -198,16 +205,9 @@ def _eval_line(ev: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------- inspection
 
 
-def _status_or_fail(backend: Backend, name: str) -> JobStatus:
-    try:
-        return backend.status(name)
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    st = _status_or_fail(backend, args.name)
+    st = backend.status(args.name)
     if args.output == "json":
         print(json.dumps(st.to_dict(), indent=2, default=str))
         return 0
@@ -263,31 +263,21 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        for line in backend.logs(args.name, rank=args.rank, follow=args.follow):
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
+    for line in backend.logs(args.name, rank=args.rank, follow=args.follow):
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
     return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        console().print(escape(backend.cancel(args.name)))
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
+    console().print(escape(backend.cancel(args.name)))
     return 0
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        info = backend.describe(args.name)
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
-    print(dump(info, args.output))
+    print(dump(backend.describe(args.name), args.output))
     return 0
 
 
@@ -310,24 +300,64 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """The variant table; with ``--batch`` also the memory estimate and the auto plan (torch-free)."""
     from seer.platform.models import describe_variants
+    from seer.platform.models.memory import GIB, estimate_memory, parse_bytes
+    from seer.platform.models.parallelism import choose
+    from seer.platform.variants import VARIANTS
 
     rows = describe_variants()
+    sizing = getattr(args, "batch", None) is not None
+    if sizing:
+        if args.batch <= 0 or args.gpus <= 0:
+            raise UserError(f"--batch ({args.batch}) and --gpus ({args.gpus}) must be positive", code=2)
+        try:
+            device_bytes = parse_bytes(args.gpu_memory)
+        except ValueError as exc:
+            raise UserError(f"--gpu-memory: {exc}", code=2) from None
+        per_node = args.gpus_per_node or min(args.gpus, 8)
+        if args.gpus % per_node:
+            raise UserError(f"--gpus {args.gpus} is not a multiple of --gpus-per-node {per_node}", code=2)
+        for r in rows:
+            est = estimate_memory(VARIANTS[r["name"]].design, batch=args.batch, precision=args.precision)
+            plan = choose("auto", estimate=est, device_bytes=device_bytes, world=args.gpus, ranks_per_node=per_node)
+            r["batch"] = args.batch
+            r["replicated_gib"] = round(est.total(shards=1, activation_checkpointing=False) / GIB, 1)
+            r["estimated_gib"] = round((plan.estimated_bytes or 0) / GIB, 1)
+            r["parallelism"] = plan.kind
+            r["activation_checkpointing"] = plan.activation_checkpointing
+            r["reason"] = plan.reason
     if args.output == "json":
         print(json.dumps(rows, indent=2))
         return 0
-    t = Table("VARIANT", "PARAMS (M, fc)", "GFLOPs @224", "STAGE WIDTHS", "DEPTHS", "GROUP W", "SOURCE")
+    columns = ["VARIANT", "PARAMS (M, fc)", "GFLOPs @224", "STAGE WIDTHS", "DEPTHS", "GROUP W"]
+    columns += ["GiB/GPU REPLICATED", "GiB/GPU CHOSEN", "AUTO PICKS", "ACT. CKPT"] if sizing else ["SOURCE"]
+    t = Table(*columns)
     for r in rows:
-        t.add_row(
+        cells = [
             r["name"],
             f"{r['params_m']:.2f}",
             f"{r['gflops']:.2f}",
             str(r["stage_widths"]),
             str(r["stage_depths"]),
             str(r["group_width"]),
-            r["source"],
-        )
+        ]
+        if sizing:
+            cells += [
+                f"{r['replicated_gib']:.1f}",
+                f"{r['estimated_gib']:.1f}",
+                r["parallelism"] + (" (won't fit)" if "WARNING" in r["reason"] else ""),
+                "on" if r["activation_checkpointing"] else "off",
+            ]
+        else:
+            cells.append(r["source"])
+        t.add_row(*cells)
     console().print(t)
+    if sizing:
+        console().print(
+            f"per-GPU batch {args.batch} (2x224 + 4x96 crops), {args.gpus} GPU(s) of {args.gpu_memory}, "
+            f"{args.precision}; estimates, see docs/trainer.md"
+        )
     return 0
 
 
@@ -338,10 +368,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     events = getattr(backend, "events", None)
     if events is None:
         raise UserError(f"the {backend.name} scheduler does not keep progress events; use Grafana (docs/monitoring.md)")
-    try:
-        evs = list(events(args.name))
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
+    evs = list(events(args.name))
     steps = [e for e in evs if e.get("type") == "step"]
     if not steps:
         raise UserError(f"job {args.name!r} has not logged a step yet; nothing to plot")

@@ -142,3 +142,30 @@ def estimate_memory(
         checkpointed_activation_bytes=min(ckpt, full),
         mixed_precision=precision != "fp32",
     )
+
+
+_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def parse_bytes(quantity: str) -> int:
+    """A Kubernetes-style memory quantity ('141Gi', '80G', '1024') in bytes."""
+    text = quantity.strip()
+    number = text.rstrip("kMGTi")
+    unit = text[len(number) :]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in _UNITS or value <= 0:
+        raise ValueError(f"{quantity!r} is not a memory size; write e.g. 141Gi, 80G or 8192Mi")
+    return int(value * _UNITS[unit])

@@ -44,3 +44,30 @@ def test_seerctl_models_runs_with_torch_blocked() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert {r["name"] for r in rows} >= {"regnety_16gf", "regnety_256gf"}
+
+
+def test_seerctl_models_sizes_a_job_with_torch_blocked() -> None:
+    proc = _run(
+        """
+        from seer.platform.cli import main
+        sys.exit(main(["models", "--batch", "64", "--gpu-memory", "141Gi", "--gpus", "16", "-o", "json"]))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    # 128GF at 64 fits one H200 replicated; 256GF at 64 only with activation checkpointing;
+    # 10B needs its state sharded.
+    assert (rows["regnety_128gf"]["parallelism"], rows["regnety_128gf"]["activation_checkpointing"]) == ("ddp", False)
+    assert rows["regnety_256gf"]["activation_checkpointing"] is True
+    assert rows["regnety_10b"]["parallelism"] in ("hsdp", "fsdp")
+    assert rows["regnety_16gf"]["replicated_gib"] < rows["regnety_128gf"]["replicated_gib"]
+
+
+def test_seerctl_models_rejects_a_bad_gpu_memory_naming_the_flag() -> None:
+    proc = _run(
+        """
+        from seer.platform.cli import main
+        sys.exit(main(["models", "--batch", "8", "--gpu-memory", "lots"]))
+        """
+    )
+    assert proc.returncode == 2 and "--gpu-memory" in proc.stderr
