@@ -21,13 +21,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from seer.platform.spec_types import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    IMAGE_REFERENCE,
+    LABEL_KEY,
+    LABEL_VALUE,
+    MEMORY_QUANTITY,
+    CpuQuantity,
+    LabelMap,
+    StorageUrl,
+    reject_loose_number,
+)
 from seer.platform.variants import VARIANTS, RegNetDesign
 
 API_GROUP = "seer.dev"
@@ -37,7 +48,6 @@ KIND = "SeerJob"
 #: Where the image is published; the chart and a job file can override it.
 DEFAULT_IMAGE = "ghcr.io/seer-platform/seer:0.1.0"
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 #: Job names become pod names ``<name>-worker-<i>-<restart>``: keep room for the suffix.
 MAX_NAME_LENGTH = 40
 
@@ -52,7 +62,16 @@ class _Section(BaseModel):
         validate_assignment=True,
         use_enum_values=True,
         frozen=False,
+        allow_inf_nan=False,  # NaN passes every bound check; refuse it as "must be a finite number"
+        hide_input_in_errors=True,  # a refused value may be a secret: keep it out of logged errors
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """`true` or `"8"` is not a number (lax pydantic reads `true` as 1), for every field."""
+        field = cls.model_fields.get(info.field_name or "")
+        return reject_loose_number(field.annotation, value) if field is not None else value
 
 
 def cel_rules(*rules: tuple[str, str]) -> ConfigDict:
@@ -74,7 +93,7 @@ def cel_rules(*rules: tuple[str, str]) -> ConfigDict:
 class Metadata(_Section):
     """Who the job is: its name, namespace and labels."""
 
-    name: str = Field(
+    name: Annotated[str, DNS_LABEL] = Field(
         description=(
             "Job name, unique per scheduler: lowercase letters, digits and '-', starting and "
             f"ending with a letter or digit, at most {MAX_NAME_LENGTH} characters (DNS-1123 label)."
@@ -82,25 +101,15 @@ class Metadata(_Section):
         min_length=1,
         max_length=MAX_NAME_LENGTH,
     )
-    namespace: str = Field(
+    namespace: Annotated[str, DNS_LABEL] = Field(
         default="default",
         description="Kubernetes namespace of the job (ignored by the local scheduler).",
         min_length=1,
         max_length=63,
     )
-    labels: dict[str, str] = Field(
+    labels: LabelMap = Field(
         default_factory=dict, description="Labels copied onto the custom resource and every worker pod."
     )
-
-    @field_validator("name", "namespace")
-    @classmethod
-    def _dns1123(cls, value: str) -> str:
-        if not _DNS1123_LABEL.match(value):
-            raise ValueError(
-                f"{value!r} is not a valid DNS-1123 label: use lowercase letters, digits and '-', "
-                "starting and ending with a letter or digit (e.g. 'seer-run-1')"
-            )
-        return value
 
 
 # ------------------------------------------------------------------------------ model
@@ -352,7 +361,7 @@ class AugmentSpec(_Section):
 class DataSpec(_Section):
     """Where images come from and how they are loaded."""
 
-    sources: list[str] = Field(
+    sources: list[StorageUrl] = Field(
         default=["./data/images"],
         description="fsspec URLs (local path, file://, s3://, gs://) of a prefix of image files or of WebDataset .tar shards.",
         min_length=1,
@@ -400,7 +409,7 @@ class DataSpec(_Section):
 class CheckpointSpec(_Section):
     """Where and how often checkpoints are written (torch.distributed.checkpoint)."""
 
-    url: str | None = Field(
+    url: StorageUrl | None = Field(
         default=None,
         description="fsspec URL of the checkpoint directory (s3://, gs://, file://, path). Default: `checkpoints/` in the local run directory; required on Kubernetes.",
     )
@@ -428,19 +437,14 @@ class CheckpointSpec(_Section):
 class StorageSpec(_Section):
     """Object-storage access for data and checkpoints. Credentials are never inline."""
 
-    secret_name: str | None = Field(
+    secret_name: Annotated[str, DNS_SUBDOMAIN] | None = Field(
         default=None,
         description="Kubernetes Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) become worker environment variables. Locally the environment is used.",
     )
-    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (e.g. MinIO); not a secret.")
+    endpoint_url: StorageUrl | None = Field(
+        default=None, description="S3-compatible endpoint (e.g. MinIO); not a secret."
+    )
     region: str | None = Field(default=None, description="Object-storage region.")
-
-    @field_validator("secret_name")
-    @classmethod
-    def _secret_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$", value):
-            raise ValueError(f"{value!r} is not a valid Secret name (lowercase letters, digits, '-' and '.')")
-        return value
 
 
 # -------------------------------------------------------------------------- resources
@@ -460,13 +464,19 @@ class NodesSpec(_Section):
 class Toleration(_Section):
     """A Kubernetes toleration (same fields as in a Pod spec)."""
 
-    key: str | None = Field(default=None, description="Taint key the toleration applies to.")
+    key: Annotated[str, LABEL_KEY] | None = Field(
+        default=None, description="Taint key the toleration applies to.", max_length=317
+    )
     operator: Literal["Exists", "Equal"] = Field(default="Equal", description="`Exists` or `Equal`.")
-    value: str | None = Field(default=None, description="Taint value for `Equal`.")
+    value: Annotated[str, LABEL_VALUE] | None = Field(
+        default=None, description="Taint value for `Equal`.", max_length=63
+    )
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         default=None, description="Taint effect to tolerate (all when empty)."
     )
-    toleration_seconds: int | None = Field(default=None, description="How long a NoExecute taint is tolerated.", ge=0)
+    toleration_seconds: int | None = Field(
+        default=None, description="How long a NoExecute taint is tolerated (at most 30 days).", ge=0, le=2_592_000
+    )
 
 
 class Device(str, Enum):
@@ -494,23 +504,20 @@ class ResourcesSpec(_Section):
     threads_per_proc: int | None = Field(
         default=None, description="Intra-op CPU threads per process (default: cores / processes).", ge=1, le=512
     )
-    cpu: str = Field(default="4", description="CPU request (and limit) per worker pod, Kubernetes quantity.")
-    memory: str = Field(default="16Gi", description="Memory request (and limit) per worker pod, Kubernetes quantity.")
-    node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels a worker pod requires.")
+    cpu: CpuQuantity = Field(default="4", description="CPU request (and limit) per worker pod, Kubernetes quantity.")
+    memory: Annotated[str, MEMORY_QUANTITY] = Field(
+        default="16Gi", description="Memory request (and limit) per worker pod, Kubernetes quantity."
+    )
+    node_selector: LabelMap = Field(default_factory=dict, description="Node labels a worker pod requires.")
     tolerations: list[Toleration] = Field(default_factory=list, description="Taints worker pods tolerate.")
-    priority_class_name: str | None = Field(default=None, description="PriorityClass of worker pods.")
-    image: str | None = Field(
+    priority_class_name: Annotated[str, DNS_SUBDOMAIN] | None = Field(
+        default=None, description="PriorityClass of worker pods.", max_length=253
+    )
+    image: Annotated[str, IMAGE_REFERENCE] | None = Field(
         default=None,
         description=f"Container image of the workers (default: the operator's configured image, {DEFAULT_IMAGE} unless the chart overrides it).",
         min_length=1,
     )
-
-    @field_validator("cpu", "memory")
-    @classmethod
-    def _quantity(cls, value: str) -> str:
-        if not re.match(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$", value):
-            raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '4', '500m', '16Gi')")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "ResourcesSpec":
@@ -631,10 +638,10 @@ class EvalSpec(_Section):
     """kNN and linear-probe evaluation on frozen features of a labelled image folder."""
 
     enabled: bool = Field(default=False, description="Evaluate at the end of training (rank 0).")
-    train_url: str | None = Field(
+    train_url: StorageUrl | None = Field(
         default=None, description="Labelled images `<url>/<class>/<file>` the probes are fitted on."
     )
-    test_url: str | None = Field(default=None, description="Held-out labelled images the probes are scored on.")
+    test_url: StorageUrl | None = Field(default=None, description="Held-out labelled images the probes are scored on.")
     image_size: int = Field(default=224, description="Evaluation image size in pixels.", ge=8, le=1024)
     knn_k: int = Field(default=20, description="Neighbours of the kNN classifier.", ge=1, le=1000)
     linear_epochs: int = Field(default=100, description="Epochs of the linear probe.", ge=1, le=10_000)
