@@ -101,9 +101,21 @@ def threads_per_process(job: SeerJob) -> int:
     return threads_per_proc(job, cpus=pod_cpus(job))
 
 
+#: The pod's own IP (a ``status.podIP`` fieldRef), for torchrun's ``--local-addr``.
+ENV_POD_IP = "SEER_POD_IP"
+
+
 def torchrun_command(job: SeerJob, uid: str) -> list[str]:
-    """The worker command: the same torchrun line TorchX's AppDef carries."""
-    return ["torchrun", *torchrun_args(job, "kubernetes", rdzv_id=uid)]
+    """The worker command: the same torchrun line TorchX's AppDef carries, plus
+    ``--local-addr $(SEER_POD_IP)`` (the kubelet expands ``$(VAR)`` from the env).
+
+    Why: the rendezvous' rank-0 agent publishes its address as the workers'
+    ``MASTER_ADDR``; without ``--local-addr`` that is its hostname, i.e. the pod name,
+    which other pods cannot resolve (found by tests/multinode: rank 1 retried
+    "two-worker-0-0: Temporary failure in name resolution" until it gave up)."""
+    args = torchrun_args(job, "kubernetes", rdzv_id=uid)
+    module = args.index("-m")
+    return ["torchrun", *args[:module], "--local-addr", f"$({ENV_POD_IP})", *args[module:]]
 
 
 def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
@@ -114,6 +126,7 @@ def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
         for name, value in worker_env(job, target="kubernetes", restart_count=restart).items()
     ]
     env.append({"name": ENV_POD_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+    env.append({"name": ENV_POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     secret = job.spec.storage.secret_name
     if secret:
         for key, optional in STORAGE_SECRET_KEYS:
