@@ -70,9 +70,13 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
-{{/* The operator image reference; the tag defaults to the chart's appVersion. */}}
+{{/* The operator image reference: repository@digest when a digest is given, else the tag (default: appVersion). */}}
 {{- define "seer.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/* The RBAC object name (ClusterRole names are cluster-wide: include the namespace). */}}
@@ -81,5 +85,16 @@ app.kubernetes.io/component: operator
 {{- include "seer.operator.fullname" . }}
 {{- else }}
 {{- printf "%s-%s" .Release.Namespace (include "seer.operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* The namespaceSelector of the namespaces allowed to scrape metrics (NetworkPolicy peers). */}}
+{{- define "seer.networkPolicy.metricsNamespaces" -}}
+{{- with .Values.networkPolicy }}
+{{- if .metricsNamespaceSelector }}
+{{- toYaml .metricsNamespaceSelector }}
+{{- else }}
+kubernetes.io/metadata.name: {{ .metricsNamespace }}
+{{- end }}
 {{- end }}
 {{- end }}
