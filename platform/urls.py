@@ -12,9 +12,10 @@ resource created with kubectl). Query parameters that carry signatures or tokens
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "WHERE_CREDENTIALS_GO", "credentials_in", "redact_url", "redact_urls_in"]
+__all__ = ["REDACTED", "WHERE_CREDENTIALS_GO", "credentials_in", "redact_strings", "redact_url", "redact_urls_in"]
 
 REDACTED = "***"
 #: The fix, said once: error messages and docs quote it.
@@ -83,3 +84,15 @@ def redact_url(url: str) -> str:
 def redact_urls_in(text: str) -> str:
     """Every ``scheme://...`` URL inside free text, redacted (for log lines and messages)."""
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def redact_strings(obj: Any) -> Any:
+    """A copy of a JSON-like document (dicts, lists, strings) with every URL in every string
+    redacted: what ``seerctl describe`` and ``status -o json`` print passes through this."""
+    if isinstance(obj, str):
+        return redact_urls_in(obj)
+    if isinstance(obj, dict):
+        return {k: redact_strings(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact_strings(v) for v in obj]
+    return obj

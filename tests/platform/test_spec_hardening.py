@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from seer.platform.loading import SpecError, validate_document
 from seer.platform.spec import SeerJob
 from seer.platform.spec_types import MAX_CPU_CORES, LabelRules, NoCredentials, Pattern
-from seer.platform.urls import credentials_in, redact_url, redact_urls_in
+from seer.platform.urls import credentials_in, redact_strings, redact_url, redact_urls_in
 
 Loc = tuple[Any, ...]
 
@@ -292,3 +292,11 @@ def test_redact_url_hides_userinfo_and_signatures_only(url: str, shown: str):
 def test_redact_urls_in_text_finds_every_url():
     text = "saving to s3://K:S@b/ck failed; source gs://t@b/i ok"
     assert redact_urls_in(text) == "saving to s3://***@b/ck failed; source gs://***@b/i ok"
+
+
+def test_redact_strings_walks_a_whole_document():
+    doc = {"spec": {"data": {"sources": ["s3://K:S@b/i", "./local"]}, "n": 3}, "msg": "at gs://t@b/x"}
+    assert redact_strings(doc) == {
+        "spec": {"data": {"sources": ["s3://***@b/i", "./local"]}, "n": 3},
+        "msg": "at gs://***@b/x",
+    }
