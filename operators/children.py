@@ -27,6 +27,7 @@ from seer.platform.contract import (
     ANNOTATION_SPEC_HASH,
     CONTAINER_RENDEZVOUS,
     CONTAINER_TRAINER,
+    ENV_POD_IP,
     ENV_POD_NAME,
     LABEL_JOB,
     LABEL_MANAGED_BY,
@@ -99,10 +100,6 @@ def _metadata(job: SeerJob, uid: str, name: str, labels: dict[str, str]) -> dict
 def threads_per_process(job: SeerJob) -> int:
     """OMP threads per worker process: the pod's CPU request shared by its processes."""
     return threads_per_proc(job, cpus=pod_cpus(job))
-
-
-#: The pod's own IP (a ``status.podIP`` fieldRef), for torchrun's ``--local-addr``.
-ENV_POD_IP = "SEER_POD_IP"
 
 
 def torchrun_command(job: SeerJob, uid: str) -> list[str]:

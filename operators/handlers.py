@@ -24,10 +24,10 @@ from typing import Any
 
 import kopf
 
-from seer.operators.children import LABEL_JOB, LABEL_MANAGED_BY, MANAGED_BY
-from seer.operators.kubeapi import KubeApi, load_api_client
+from seer.operators import kubeapi
 from seer.operators.metrics import OperatorMetrics
 from seer.operators.reconciler import Reconciler
+from seer.platform.contract import ANNOTATION_PREFIX, FINALIZER, LABEL_JOB, LABEL_MANAGED_BY, MANAGED_BY
 from seer.platform.crd import PLURAL
 from seer.platform.spec import API_GROUP, API_VERSION
 
@@ -77,11 +77,11 @@ STATE = _State()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = True  # one replica (leader election is the chart's Deployment strategy)
     settings.scanning.disabled = True  # no CRD/namespace watching: least privilege
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="seer.dev")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="seer.dev", key="last-handled-configuration"
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = "seer.dev/operator"
+    settings.persistence.finalizer = FINALIZER
     settings.posting.level = logging.WARNING  # decisions are posted by the reconciler
     settings.execution.max_workers = int(os.environ.get("SEER_OPERATOR_WORKERS", "16"))
     settings.watching.server_timeout = 300
@@ -93,7 +93,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # milliseconds, so wait briefly for it and poll every second.
     settings.background.instant_exit_timeout = 0.5
     settings.background.cancellation_polling = 1.0
-    STATE.reconciler = Reconciler(KubeApi(load_api_client()), STATE.metrics)
+    STATE.reconciler = Reconciler(kubeapi.connect(), STATE.metrics)
 
 
 @kopf.on.login()

@@ -13,12 +13,13 @@ import kopf
 
 from seer.operators import handlers
 from seer.operators.metrics import DEFAULT_PORT
+from seer.platform.contract import OPERATOR_LIVENESS_PORT
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seer.operators.main")
     parser.add_argument("--metrics-port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--liveness", default="http://0.0.0.0:8081/healthz")
+    parser.add_argument("--liveness", default=f"http://0.0.0.0:{OPERATOR_LIVENESS_PORT}/healthz")
     parser.add_argument("--namespace", action="append", default=[], help="watch only these namespaces (default: all)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from seer.platform.contract import OPERATOR_METRICS_PORT
 from seer.platform.kube.status import Phase
 
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-DEFAULT_PORT = 8080
+DEFAULT_PORT = OPERATOR_METRICS_PORT
 
 
 @dataclass

@@ -19,8 +19,9 @@ from seer.operators.kubeapi import Conflict, KubeApi
 from seer.operators.metrics import OperatorMetrics
 from seer.operators.planning import JobEvent, desired_children, is_ready
 from seer.operators.progress import Progress, fetch_exposition, parse_progress
+from seer.platform.contract import LABEL_ROLE, ROLE_WORKER
 from seer.platform.kube.status import Phase, SeerJobStatus
-from seer.platform.spec import SeerJob
+from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ def job_from_document(doc: dict[str, Any]) -> SeerJob:
     meta = doc.get("metadata") or {}
     return SeerJob.model_validate(
         {
-            "apiVersion": doc.get("apiVersion", "seer.dev/v1alpha1"),
-            "kind": doc.get("kind", "SeerJob"),
+            "apiVersion": doc.get("apiVersion", f"{API_GROUP}/{API_VERSION}"),
+            "kind": doc.get("kind", KIND),
             "metadata": {
                 "name": meta["name"],
                 "namespace": meta.get("namespace", "default"),
@@ -121,7 +122,7 @@ class Reconciler:
         """Ask ready workers (local rank 0 each) until one answers with a step."""
         for pod in pods:
             ip = (pod.get("status") or {}).get("podIP")
-            if not ip or not is_ready(pod) or (pod["metadata"].get("labels") or {}).get("seer.dev/role") != "worker":
+            if not ip or not is_ready(pod) or (pod["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_WORKER:
                 continue
             try:
                 progress = parse_progress(self.fetch(ip, port))

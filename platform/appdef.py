@@ -17,7 +17,7 @@ from torchx import specs
 
 from seer.platform.contract import ANNOTATION_SPEC_HASH
 from seer.platform.spec import SeerJob
-from seer.platform.worker import Target, cpu_cores, torchrun_args, worker_env, worker_image
+from seer.platform.worker import Target, cpu_cores, local_command, torchrun_args, worker_env, worker_image
 
 ROLE = "trainer"
 
@@ -36,9 +36,8 @@ def build_appdef(
     r = job.spec.resources
     env = worker_env(job, target=target, restart_count=restart_count, run_dir=run_dir, attempt=attempt, cpus=cpus)
     if target == "local":
-        # torchrun as `python -m torch.distributed.run`: works without an activated venv.
-        entrypoint, image = python, str(Path.cwd())
-        args = ["-m", "torch.distributed.run", *torchrun_args(job, target)]
+        entrypoint, *args = local_command(job, python)
+        image = str(Path.cwd())
     else:
         entrypoint, image = "torchrun", worker_image(job)
         args = torchrun_args(job, target)

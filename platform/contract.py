@@ -11,7 +11,7 @@ What a worker is started with (``seer.platform.worker.worker_env`` builds it):
 - ``SEER_RESTART_COUNT``: restarts the job has had (0 on the first attempt);
 - local runs only: ``SEER_RUN_DIR`` (events, per-rank logs, exit records) and
   ``SEER_ATTEMPT`` (1-based attempt number);
-- Kubernetes only: ``SEER_POD_NAME`` (a fieldRef) and the storage Secret's keys;
+- Kubernetes only: ``SEER_POD_NAME``, ``SEER_POD_IP`` (fieldRefs) and the storage Secret's keys;
 - ``OMP_NUM_THREADS``, ``PYTHONUNBUFFERED`` and the non-secret storage settings.
 
 How a worker ends (its exit status, also written to the run's exit record):
@@ -29,6 +29,8 @@ ENV_RUN_DIR = "SEER_RUN_DIR"
 ENV_RESTART_COUNT = "SEER_RESTART_COUNT"
 ENV_ATTEMPT = "SEER_ATTEMPT"
 ENV_POD_NAME = "SEER_POD_NAME"
+#: The pod's own IP (Kubernetes; a ``status.podIP`` fieldRef), for torchrun's ``--local-addr``.
+ENV_POD_IP = "SEER_POD_IP"
 #: The operator's default worker image (the chart sets it on the operator's Deployment).
 ENV_WORKER_IMAGE = "SEER_WORKER_IMAGE"
 ENV_OMP_NUM_THREADS = "OMP_NUM_THREADS"

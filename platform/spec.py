@@ -3,7 +3,7 @@
 One pydantic v2 model tree. It is read from a YAML job file by ``seerctl``, turned
 into the CRD's ``openAPIV3Schema`` (``seer.platform.crd``), handed to every worker
 (``SEER_JOB_SPEC``) and read back by the operator. Defaults live here and nowhere
-else (STYLE.md, rule 4).
+else (docs/architecture.md, "Decisions and why").
 
 Invariants:
 - Every field has a description (it becomes ``kubectl explain`` text), a default a

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -100,6 +101,12 @@ def torchrun_args(job: SeerJob, target: Target, *, rdzv_id: str | None = None) -
         "-m",
         contract.TRAINER_MODULE,
     ]
+
+
+def local_command(job: SeerJob, python: str = sys.executable) -> list[str]:
+    """The command a local run starts: torchrun as ``python -m torch.distributed.run``,
+    which works without an activated virtual environment."""
+    return [python, "-m", "torch.distributed.run", *torchrun_args(job, "local")]
 
 
 def worker_env(

@@ -9,21 +9,13 @@ failed (e.g. the job failed under ``--wait``), 2 bad input (job file or usage).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any, Callable
+from typing import Callable
 
-from seer.platform.loading import EXIT_BAD_SPEC, SpecError
+from seer.platform.cli.base import EXIT_BAD_SPEC, EXIT_FAILED, UserError, dump
+from seer.platform.loading import SpecError
 
-EXIT_FAILED = 1
-
-
-class UserError(Exception):
-    """A failure explained to the user; ``code`` is the exit status."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["EXIT_BAD_SPEC", "EXIT_FAILED", "UserError", "build_parser", "dump", "main"]
 
 
 def _add_output(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json")) -> None:
@@ -156,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from seer.platform.backends.api import JobNotFound
     from seer.platform.cli import commands
 
     handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
@@ -167,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         commands.print_error(str(exc))
         return exc.code
+    except JobNotFound as exc:  # every verb that names a job: one message, exit 1
+        commands.print_error(str(exc))
+        return EXIT_FAILED
     except BrokenPipeError:  # `seerctl ... | head`: the reader left; not an error
         import os
 
@@ -175,14 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         commands.console_err().print("interrupted (the job keeps running; `seerctl status` shows it)")
         return 130
-
-
-def dump(data: Any, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(data, indent=2, default=str)
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

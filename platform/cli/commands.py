@@ -1,4 +1,8 @@
-"""The verbs of ``seerctl``: thin glue between argparse, a Backend and rich output."""
+"""The verbs of ``seerctl``: thin glue between argparse, a Backend and rich output.
+
+Errors a person can act on are raised as ``UserError`` (or ``SpecError``/``JobNotFound``)
+and printed once, by ``seer.platform.cli.main``.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seer.platform.backends import Backend, JobNotFound, JobStatus, SubmitRefused, get_backend
-from seer.platform.cli import UserError, dump
+from seer.platform.backends import Backend, JobStatus, SubmitRefused, get_backend
+from seer.platform.cli.base import UserError, dump
+from seer.platform.contract import ENV_JOB_SPEC, ENV_RUN_DIR
 from seer.platform.loading import load_job
 from seer.platform.settings import load_settings
 from seer.platform.spec import SeerJob
@@ -91,18 +96,18 @@ def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
     from seer.platform.runs import RunDir
 
     if backend.name == "kubernetes":
-        from seer.platform.kube.backend import custom_resource
+        from seer.platform.kube.resource import custom_resource
 
         doc = custom_resource(job, backend.namespace)  # type: ignore[attr-defined]
         print(dump(doc, "json" if output == "json" else "yaml"))
         return 0
     app = build_appdef(job, target="local", run_dir=RunDir.for_job(job.name).path)
     role = app.roles[0]
-    env = {k: ("<the job document as JSON>" if k == "SEER_JOB_SPEC" else v) for k, v in role.env.items()}
+    env = {k: ("<the job document as JSON>" if k == ENV_JOB_SPEC else v) for k, v in role.env.items()}
     plan = {
         "scheduler": "local_cwd (TorchX)",
         "app": app.name,
-        "runDir": env.get("SEER_RUN_DIR"),
+        "runDir": env.get(ENV_RUN_DIR),
         "command": [role.entrypoint, *role.args],
         "env": env,
         "resource": {"cpu": role.resource.cpu, "gpu": role.resource.gpu, "memMB": role.resource.memMB},
@@ -162,7 +167,8 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
             if not quiet and st.step is not None and st.step != last_step:
                 last_step = st.step
                 c.print(
-                    f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} {_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}"
+                    f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} "
+                    f"{_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}"
                 )
             if st.phase in ("Succeeded", "Failed", "Cancelled"):
                 break
@@ -179,7 +185,8 @@ def _print_final(st: JobStatus, backend: Backend) -> None:
         + (f": {escape(st.reason)} {escape(st.message)}" if st.phase != "Succeeded" else "")
     )
     c.print(
-        f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}"
+        f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  "
+        f"restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}"
     )
     ev = st.extra.get("eval")
     if ev:
@@ -198,16 +205,9 @@ def _eval_line(ev: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------- inspection
 
 
-def _status_or_fail(backend: Backend, name: str) -> JobStatus:
-    try:
-        return backend.status(name)
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    st = _status_or_fail(backend, args.name)
+    st = backend.status(args.name)
     if args.output == "json":
         print(json.dumps(st.to_dict(), indent=2, default=str))
         return 0
@@ -263,31 +263,21 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        for line in backend.logs(args.name, rank=args.rank, follow=args.follow):
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
+    for line in backend.logs(args.name, rank=args.rank, follow=args.follow):
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
     return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        console().print(escape(backend.cancel(args.name)))
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
+    console().print(escape(backend.cancel(args.name)))
     return 0
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    try:
-        info = backend.describe(args.name)
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
-    print(dump(info, args.output))
+    print(dump(backend.describe(args.name), args.output))
     return 0
 
 
@@ -378,10 +368,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     events = getattr(backend, "events", None)
     if events is None:
         raise UserError(f"the {backend.name} scheduler does not keep progress events; use Grafana (docs/monitoring.md)")
-    try:
-        evs = list(events(args.name))
-    except JobNotFound as exc:
-        raise UserError(str(exc)) from None
+    evs = list(events(args.name))
     steps = [e for e in evs if e.get("type") == "step"]
     if not steps:
         raise UserError(f"job {args.name!r} has not logged a step yet; nothing to plot")

@@ -1,5 +1,7 @@
-"""Seer on Kubernetes, client side: the SeerJob status contract, the Kubernetes API
-edge used by ``seerctl`` and the TorchX scheduler ``kubernetes``.
+"""Seer on Kubernetes, client side: the SeerJob status contract (``status``), the one
+Kubernetes API edge (``client``, shared with the operator), the custom resource and its
+creation (``resource``), and the TorchX scheduler ``kubernetes`` (``scheduler``).
 
-Must not import ``seer.operators`` (dependency direction, DESIGN.md section 1).
+Must not import ``seer.operators`` or ``seer.trainer`` (the platform is the base layer;
+docs/architecture.md).
 """

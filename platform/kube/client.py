@@ -1,8 +1,15 @@
-"""The Kubernetes API edge of ``seerctl`` and the TorchX scheduler: SeerJobs and
-their worker pods, as plain dicts (sync ``kubernetes`` client, 33.x).
+"""The one Kubernetes API edge: every call Seer makes, as plain JSON-shaped dicts.
 
-One method per API call; 404 becomes ``None``/``False``. Connection: the kubeconfig
-(``$KUBECONFIG`` read at call time, optional context) or the in-cluster account.
+Used by ``seerctl`` (``seer.platform.backends.kube``), the TorchX scheduler
+(``seer.platform.kube.scheduler``) and the operator (``seer.operators.kubeapi`` adds
+its own shaping on top). Sync ``kubernetes`` client 33.x (docs/architecture.md,
+"Dependency pins"); kopf talks through its own aiohttp client.
+
+Thin on purpose: one method per API call, ``_preload_content=False`` (no model
+(de)serialisation, ~10x cheaper for lists), and the expected races turned into values:
+404 on get/delete = ``None``/``False``, 409 on create = ``False`` ("already exists":
+idempotent create). A 409 on a guarded status write is a resourceVersion conflict and
+raises :class:`Conflict`, so the caller re-reads and retries.
 """
 
 from __future__ import annotations
@@ -15,26 +22,44 @@ from typing import Any
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
+from seer.platform.contract import CONTAINER_TRAINER, LABEL_JOB, LABEL_RESTART, LABEL_ROLE, LABEL_SLOT, ROLE_WORKER
 from seer.platform.crd import PLURAL
 from seer.platform.spec import API_GROUP, API_VERSION
 
-LABEL_JOB = "seer.dev/job-name"
-LABEL_ROLE = "seer.dev/role"
-LABEL_SLOT = "seer.dev/worker-slot"
-LABEL_RESTART = "seer.dev/restart"
+
+class Conflict(Exception):
+    """The object changed since it was read (HTTP 409 on a guarded write)."""
 
 
 def _json(response: Any) -> Any:
     return json.loads(response.data)
 
 
-def load_api_client(context: str | None = None) -> kubernetes.client.ApiClient:
+def load_api_client(
+    context: str | None = None, *, prefer_in_cluster: bool = False, pool_size: int | None = None
+) -> kubernetes.client.ApiClient:
+    """A configured API client.
+
+    ``seerctl`` (default): the kubeconfig when there is one (``$KUBECONFIG``, read at
+    call time, or ``~/.kube/config``; optional ``context``), else the in-cluster service
+    account. The operator (``prefer_in_cluster``): its service account first, then the
+    kubeconfig (tests, ``kopf run`` on a laptop). ``pool_size``: connections kept for
+    many threads sharing the client.
+    """
     config = kubernetes.client.Configuration()
+    # NOTE: the kubernetes client reads $KUBECONFIG once, at import; pass it explicitly.
     path = os.environ.get("KUBECONFIG")
-    if path or context or os.path.exists(os.path.expanduser("~/.kube/config")):
+    if prefer_in_cluster:
+        try:
+            kubernetes.config.load_incluster_config(client_configuration=config)
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=config)
+    elif path or context or os.path.exists(os.path.expanduser("~/.kube/config")):
         kubernetes.config.load_kube_config(config_file=path, context=context, client_configuration=config)
     else:
         kubernetes.config.load_incluster_config(client_configuration=config)
+    if pool_size:
+        config.connection_pool_maxsize = pool_size
     return kubernetes.client.ApiClient(config)
 
 
@@ -48,16 +73,22 @@ def kubeconfig_namespace(context: str | None = None) -> str:
     return ((chosen or {}).get("context") or {}).get("namespace") or "default"
 
 
-class SeerJobClient:
+class KubeClient:
+    """SeerJobs, their pods and Services, Events and logs (see ``operators.rbac`` for the
+    operator's share of these calls)."""
+
     def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
         self.custom = kubernetes.client.CustomObjectsApi(api_client)
         self.core = kubernetes.client.CoreV1Api(api_client)
 
     @classmethod
-    def connect(cls, context: str | None = None) -> "SeerJobClient":
+    def connect(cls, context: str | None = None) -> "KubeClient":
         return cls(load_api_client(context))
 
+    # ------------------------------------------------------------------------ SeerJobs
+
     def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Create a SeerJob (raises on 409: a name that is taken is the caller's error)."""
         ns = doc["metadata"]["namespace"]
         return _json(
             self.custom.create_namespaced_custom_object(API_GROUP, API_VERSION, ns, PLURAL, doc, _preload_content=False)
@@ -95,13 +126,64 @@ class SeerJobClient:
             raise
         return True
 
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None) -> None:
+        """Write a SeerJob's status; with ``resource_version``, only over that version."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}  # optimistic concurrency
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                API_GROUP, API_VERSION, namespace, PLURAL, name, body, _preload_content=False
+            )
+        except ApiException as e:
+            if e.status == 409:
+                raise Conflict(f"SeerJob {namespace}/{name} changed since resourceVersion {resource_version}") from e
+            raise
+
+    # ----------------------------------------------------------------- pods, services
+
+    def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        return _json(self.core.list_namespaced_pod(namespace, label_selector=label_selector, _preload_content=False))[
+            "items"
+        ]
+
+    def list_services(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        return _json(
+            self.core.list_namespaced_service(namespace, label_selector=label_selector, _preload_content=False)
+        )["items"]
+
+    def create_child(self, manifest: dict[str, Any]) -> bool:
+        """Create a Pod or Service; False when it already exists."""
+        ns = manifest["metadata"]["namespace"]
+        try:
+            if manifest["kind"] == "Pod":
+                self.core.create_namespaced_pod(ns, manifest, _preload_content=False)
+            elif manifest["kind"] == "Service":
+                self.core.create_namespaced_service(ns, manifest, _preload_content=False)
+            else:
+                raise ValueError(f"Seer does not create {manifest['kind']} objects")
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+        return True
+
+    def delete_pod(self, namespace: str, name: str, grace_seconds: int | None) -> bool:
+        body = kubernetes.client.V1DeleteOptions(grace_period_seconds=grace_seconds, propagation_policy="Background")
+        try:
+            self.core.delete_namespaced_pod(name, namespace, body=body, _preload_content=False)
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    def create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        self.core.create_namespaced_event(namespace, body, _preload_content=False)
+
     def worker_pods(self, namespace: str, name: str) -> list[dict[str, Any]]:
         """Worker pods of a job, by slot then restart (the newest of a slot last)."""
-        items = _json(
-            self.core.list_namespaced_pod(
-                namespace, label_selector=f"{LABEL_JOB}={name},{LABEL_ROLE}=worker", _preload_content=False
-            )
-        )["items"]
+        items = self.list_pods(namespace, f"{LABEL_JOB}={name},{LABEL_ROLE}={ROLE_WORKER}")
 
         def key(p: dict[str, Any]) -> tuple[int, int]:
             labels = p["metadata"].get("labels") or {}
@@ -110,7 +192,7 @@ class SeerJobClient:
         return sorted(items, key=key)
 
     def log_lines(self, namespace: str, pod: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
-        kwargs: dict[str, Any] = {"container": "trainer", "follow": follow, "_preload_content": False}
+        kwargs: dict[str, Any] = {"container": CONTAINER_TRAINER, "follow": follow, "_preload_content": False}
         if tail is not None:
             kwargs["tail_lines"] = tail
         response = self.core.read_namespaced_pod_log(pod, namespace, **kwargs)
@@ -121,3 +203,8 @@ class SeerJobClient:
             yield from lines
         if buffer:
             yield buffer
+
+
+def worker_slot(pod: dict[str, Any]) -> str:
+    """The node slot label of a worker pod ("0" when missing)."""
+    return (pod["metadata"].get("labels") or {}).get(LABEL_SLOT, "0")

@@ -1,13 +1,17 @@
-"""TorchX scheduler ``kubernetes``: an AppDef becomes a SeerJob custom resource.
+"""TorchX scheduler ``kubernetes``, for ``torchx run`` users: an AppDef becomes a SeerJob.
 
 The Seer TorchX component puts the job document (JSON) in the role's
 ``SEER_JOB_SPEC`` environment variable; this scheduler takes it from there, sets
-the namespace (runopt ``namespace``, else the kubeconfig context's) and creates
-the SeerJob. The operator does the rest. App ids are ``<namespace>:<name>``.
+the namespace (runopt ``namespace``, else the kubeconfig context's) and creates the
+SeerJob through the same path as ``seerctl submit -s kubernetes``
+(``seer.platform.kube.resource``). The operator does the rest. App ids are
+``<namespace>:<name>``. ``seerctl`` itself does not go through here: it has the job
+already and creates the resource directly.
 
 Replaces TorchX's built-in ``kubernetes`` scheduler (which needs Volcano); the
 entry-point map must also list the built-ins, because torchx 0.7.0 drops them as
-soon as a package registers any ``torchx.schedulers`` entry point (DESIGN.md 8).
+soon as a package registers any ``torchx.schedulers`` entry point
+(docs/architecture.md, "Dependency pins").
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import yaml
 from torchx.schedulers.api import DescribeAppResponse, ListAppResponse, Scheduler, Stream
 from torchx.specs import AppDef, AppDryRunInfo, AppState, ReplicaStatus, Role, RoleStatus, runopts
 
-from seer.platform.kube.client import SeerJobClient, kubeconfig_namespace
+from seer.platform.contract import ENV_JOB_SPEC
+from seer.platform.kube.client import KubeClient, kubeconfig_namespace, worker_slot
+from seer.platform.kube.resource import create_seerjob, custom_resource
 from seer.platform.kube.status import Phase
 from seer.platform.spec import SeerJob
 
-SPEC_ENV = "SEER_JOB_SPEC"
+SPEC_ENV = ENV_JOB_SPEC
 
 PHASE_TO_STATE: dict[str, AppState] = {
     Phase.pending.value: AppState.PENDING,
@@ -41,9 +47,11 @@ PHASE_TO_STATE: dict[str, AppState] = {
 
 @dataclass
 class SeerJobRequest:
-    """What ``schedule`` will create: the SeerJob document."""
+    """What ``schedule`` will create: the job, where (its namespace) and through which
+    kubeconfig context."""
 
     job: SeerJob
+    context: str | None = None
 
     def __str__(self) -> str:
         return self.job.to_yaml()
@@ -67,7 +75,8 @@ def job_from_appdef(app: AppDef, namespace: str) -> SeerJob:
             doc["metadata"].setdefault("name", _dns_name(app.name))
             return SeerJob.model_validate(doc)
     raise ValueError(
-        f"AppDef {app.name!r} has no role with {SPEC_ENV} in its env: build it with the Seer component (seer.platform.torchx_components)"
+        f"AppDef {app.name!r} has no role with {SPEC_ENV} in its env: "
+        "build it with the Seer component (seer.platform.torchx_components)"
     )
 
 
@@ -76,14 +85,14 @@ def _dns_name(text: str) -> str:
 
 
 class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
-    def __init__(self, session_name: str, client: SeerJobClient | None = None) -> None:
+    def __init__(self, session_name: str, client: KubeClient | None = None) -> None:
         super().__init__("kubernetes", session_name)
         self._client = client
         self._context: str | None = None
 
-    def client(self, context: str | None = None) -> SeerJobClient:
+    def client(self, context: str | None = None) -> KubeClient:
         if self._client is None or (context is not None and context != self._context):
-            self._client, self._context = SeerJobClient.connect(context), context
+            self._client, self._context = KubeClient.connect(context), context
         return self._client
 
     def _run_opts(self) -> runopts:
@@ -99,16 +108,13 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
 
     def _submit_dryrun(self, app: AppDef, cfg: dict[str, Any]) -> AppDryRunInfo[SeerJobRequest]:
         namespace = cfg.get("namespace") or kubeconfig_namespace(cfg.get("context"))
-        request = SeerJobRequest(job_from_appdef(app, namespace))
-        info = AppDryRunInfo(request, lambda r: yaml.safe_dump(r.job.to_document(), sort_keys=False))
-        info._cfg = cfg  # torchx reads it back in schedule()
-        return info
+        request = SeerJobRequest(job_from_appdef(app, namespace), context=cfg.get("context"))
+        return AppDryRunInfo(request, lambda r: yaml.safe_dump(custom_resource(r.job), sort_keys=False))
 
     def schedule(self, dryrun_info: AppDryRunInfo[SeerJobRequest]) -> str:
-        cfg = getattr(dryrun_info, "_cfg", {}) or {}
-        job = dryrun_info.request.job
-        created = self.client(cfg.get("context")).create(job.to_document())
-        return f"{created['metadata']['namespace']}:{created['metadata']['name']}"
+        request = dryrun_info.request
+        namespace, name = create_seerjob(self.client(request.context), request.job, request.job.metadata.namespace)
+        return f"{namespace}:{name}"
 
     def describe(self, app_id: str) -> DescribeAppResponse | None:
         namespace, name = parse_app_id(app_id)
@@ -159,11 +165,7 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
     ) -> Iterable[str]:
         """Lines of the newest worker pod of node slot ``k`` (``-f``: ``should_tail``)."""
         namespace, name = parse_app_id(app_id)
-        pods = [
-            p
-            for p in self.client().worker_pods(namespace, name)
-            if (p["metadata"].get("labels") or {}).get("seer.dev/worker-slot") == str(k)
-        ]
+        pods = [p for p in self.client().worker_pods(namespace, name) if worker_slot(p) == str(k)]
         if not pods:
             return iter(())
         pattern = re.compile(regex) if regex else None

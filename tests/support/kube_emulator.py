@@ -1,7 +1,7 @@
 """A stateful Kubernetes API emulator for tests, on kmock 0.8.
 
 ``kmock.KubernetesEmulator`` serves objects over HTTP but misses what kopf and the
-``kubernetes`` client rely on (DESIGN.md section 6). This subclass keeps its own
+``kubernetes`` client rely on (listed below). This subclass keeps its own
 store and fills the gaps: uid, resourceVersion, generation, creationTimestamp,
 metadata.namespace; namespaces (cluster-scoped) and namespaced watches; label and
 field selectors; list kinds; discovery with correct groupVersion, kinds, scope and

@@ -25,9 +25,9 @@ NS = os.environ.get("SEER_E2E_NAMESPACE", "seer-e2e")
 
 @pytest.fixture
 def client():
-    from seer.platform.kube.client import SeerJobClient
+    from seer.platform.kube.client import KubeClient
 
-    return SeerJobClient.connect()
+    return KubeClient.connect()
 
 
 def _wait(predicate, timeout=600.0):

@@ -1,10 +1,6 @@
-"""What `seerctl` asks of a scheduler, and the local implementation.
-
-``seerctl`` verbs talk to a `Backend`; ``LocalBackend`` reads and signals run
-directories (``seer.platform.runs``); the Kubernetes backend talks to the API server
-(``seer.platform.kube``). Both return the same `JobStatus`, so human and JSON output
-look alike whatever runs the job.
-"""
+"""Jobs as processes on this machine: one detached supervisor per job
+(``seer.platform.local_supervisor``), everything of a job in its run directory
+(``seer.platform.runs``)."""
 
 from __future__ import annotations
 
@@ -13,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any
 
-from seer.platform.appdef import build_appdef
+from seer.platform.backends.api import JobExists, JobNotFound, JobStatus
+from seer.platform.loading import load_job
 from seer.platform.runs import (
     ACTIVE_PHASES,
     RunDir,
@@ -29,58 +26,7 @@ from seer.platform.runs import (
     signal_pids,
 )
 from seer.platform.spec import SeerJob
-
-
-class SubmitRefused(Exception):
-    """The job cannot be submitted as it is; the message says what to change."""
-
-
-class JobExists(SubmitRefused):
-    """Submitting a name that is taken (running, or finished without --resume/--fresh)."""
-
-
-class JobNotFound(Exception):
-    pass
-
-
-@dataclass
-class JobStatus:
-    name: str
-    scheduler: str
-    phase: str
-    reason: str = ""
-    message: str = ""
-    step: int | None = None
-    total_steps: int | None = None
-    epoch: int | None = None
-    loss: float | None = None
-    images_per_s: float | None = None
-    last_checkpoint_step: int | None = None
-    last_checkpoint_time: float | None = None
-    start_time: float | None = None
-    completion_time: float | None = None
-    restarts: int = 0
-    nodes_ready: int | None = None
-    nodes_desired: int | None = None
-    namespace: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class Backend(Protocol):
-    name: str
-
-    def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str: ...
-    def status(self, name: str) -> JobStatus: ...
-    def list(self) -> list[JobStatus]: ...
-    def cancel(self, name: str) -> str: ...
-    def logs(self, name: str, *, rank: int | None, follow: bool) -> Iterator[str]: ...
-    def describe(self, name: str) -> dict[str, Any]: ...
-
-
-# ------------------------------------------------------------------------------ local
+from seer.platform.worker import local_command
 
 
 def local_status(run: RunDir) -> JobStatus:
@@ -139,13 +85,14 @@ class LocalBackend:
             return
         if fresh and job.spec.checkpoint.url:
             raise JobExists(
-                f"--fresh cannot forget checkpoints at spec.checkpoint.url ({job.spec.checkpoint.url}): a new run would resume "
-                "from them. Point checkpoint.url at a new location (or empty it) instead"
+                f"--fresh cannot forget checkpoints at spec.checkpoint.url ({job.spec.checkpoint.url}): "
+                "a new run would resume from them. Point checkpoint.url at a new location (or empty it) instead"
             )
         phase = effective_phase(state)
         if phase in ACTIVE_PHASES:
             raise JobExists(
-                f"job {job.name!r} is already {phase.lower()} (supervisor pid {state.supervisor_pid}); cancel it with `seerctl cancel {job.name}` or pick another metadata.name"
+                f"job {job.name!r} is already {phase.lower()} (supervisor pid {state.supervisor_pid}); "
+                f"cancel it with `seerctl cancel {job.name}` or pick another metadata.name"
             )
         if not (resume or fresh):
             raise JobExists(
@@ -166,10 +113,11 @@ class LocalBackend:
         run.job_file.write_text(job.to_yaml())
         state = RunState(name=job.name)
         if previous is not None:  # --resume keeps history: restarts, attempts
-            state.restarts, state.attempt, state.restart_reasons = (
+            state.restarts, state.attempt, state.restart_reasons, state.history = (
                 previous.restarts,
                 previous.attempt,
                 previous.restart_reasons,
+                previous.history,
             )
             state.start_time = previous.start_time
         run.write_state(state)
@@ -224,16 +172,12 @@ class LocalBackend:
 
     def describe(self, name: str) -> dict[str, Any]:
         run = self._existing(name)
-        from seer.platform.loading import load_job
-
         job = load_job(run.job_file)
         state = run.read_state()
-        app = build_appdef(job, target="local", run_dir=run.path)
-        role = app.roles[0]
         return {
             "status": local_status(run).to_dict(),
             "runDir": str(run.path),
-            "command": [role.entrypoint, *role.args],
+            "command": local_command(job),
             "restartReasons": state.restart_reasons if state else [],
             "checkpoints": [e for e in run.events() if e.get("type") == "checkpoint"][-5:],
             "job": job.to_document(),
@@ -255,13 +199,3 @@ def _tail(files: list[Path], *, follow: bool, alive) -> Iterator[str]:
         if not follow or not alive():
             return
         time.sleep(0.5)
-
-
-def get_backend(scheduler: str, *, context: str | None = None, namespace: str | None = None) -> Backend:
-    if scheduler == "local":
-        return LocalBackend()
-    if scheduler == "kubernetes":
-        from seer.platform.kube.backend import KubernetesBackend
-
-        return KubernetesBackend(context=context, namespace=namespace)
-    raise ValueError(f"unknown scheduler {scheduler!r}: use local or kubernetes")

@@ -1,31 +1,24 @@
 """`seerctl` against a Kubernetes cluster: SeerJob custom resources through the API.
 
-Submission goes through TorchX (our ``kubernetes`` scheduler, entry point group
-``torchx.schedulers``), so ``torchx run -s kubernetes seer.train ...`` and ``seerctl
-submit --scheduler kubernetes`` create the same resource. Everything else reads the
-resource's status (written by the operator) and its worker pods.
+``submit`` checks that the job can run on a cluster and creates the resource directly
+(``seer.platform.kube.resource``, the path the TorchX ``kubernetes`` scheduler uses
+too). Everything else reads the resource's status (written by the operator) and its
+worker pods.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from seer.platform.appdef import build_appdef
-from seer.platform.backends import JobExists, JobNotFound, JobStatus, SubmitRefused
-from seer.platform.kube.client import SeerJobClient, kubeconfig_namespace
+from seer.platform.backends.api import JobExists, JobNotFound, JobStatus, SubmitRefused
+from seer.platform.kube.client import KubeClient, kubeconfig_namespace, worker_slot
+from seer.platform.kube.resource import create_seerjob, custom_resource
 from seer.platform.kube.status import SeerJobStatus, parse_rfc3339
 from seer.platform.spec import SeerJob
 
 TERMINAL = ("Succeeded", "Failed")
-
-
-def custom_resource(job: SeerJob, namespace: str | None = None) -> dict[str, Any]:
-    """The SeerJob resource `submit` creates (what `--dry-run -o yaml` prints)."""
-    doc = job.to_document()
-    if namespace:
-        doc["metadata"]["namespace"] = namespace
-    return doc
 
 
 def _ts(text: str | None) -> float | None:
@@ -64,16 +57,16 @@ class KubernetesBackend:
     name = "kubernetes"
 
     def __init__(
-        self, *, context: str | None = None, namespace: str | None = None, client: SeerJobClient | None = None
+        self, *, context: str | None = None, namespace: str | None = None, client: KubeClient | None = None
     ) -> None:
         self.context = context
         self._namespace = namespace
         self._client = client
 
     @property
-    def client(self) -> SeerJobClient:
+    def client(self) -> KubeClient:
         if self._client is None:
-            self._client = SeerJobClient.connect(self.context)
+            self._client = KubeClient.connect(self.context)
         return self._client
 
     @property
@@ -87,45 +80,40 @@ class KubernetesBackend:
         return doc
 
     def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str:
-        from torchx.runner import get_runner
-
         if not job.spec.checkpoint.url:
             raise SubmitRefused(
-                "spec.checkpoint.url is required on Kubernetes: workers share no disk, so checkpoints go to object storage (e.g. s3://bucket/seer/"
-                + job.name
-                + "/)"
+                "spec.checkpoint.url is required on Kubernetes: workers share no disk, so checkpoints go to "
+                "object storage (e.g. s3://bucket/seer/" + job.name + "/)"
             )
         local_sources = [u for u in job.spec.data.sources if "://" not in u or u.startswith("file://")]
         if local_sources:
             raise SubmitRefused(
-                f"spec.data.sources {local_sources} are local paths; on Kubernetes give object-storage URLs (s3://, gs://) the workers can read"
+                f"spec.data.sources {local_sources} are local paths; on Kubernetes give object-storage URLs "
+                "(s3://, gs://) the workers can read"
             )
         existing = self.client.get(self.namespace, job.name)
         if existing is not None:
             phase = (existing.get("status") or {}).get("phase", "Pending")
             if phase not in TERMINAL:
                 raise JobExists(
-                    f"SeerJob {job.name!r} is already {phase.lower()} in namespace {self.namespace!r}; cancel it with `seerctl cancel {job.name} -s kubernetes` or pick another metadata.name"
+                    f"SeerJob {job.name!r} is already {phase.lower()} in namespace {self.namespace!r}; cancel it with "
+                    f"`seerctl cancel {job.name} -s kubernetes` or pick another metadata.name"
                 )
             if fresh:
                 raise JobExists(
-                    f"SeerJob {job.name!r} exists ({phase}). On Kubernetes checkpoints live at spec.checkpoint.url and a new job "
-                    "resumes from them: to start over, point checkpoint.url at a new location and submit with --resume"
+                    f"SeerJob {job.name!r} exists ({phase}). On Kubernetes checkpoints live at spec.checkpoint.url "
+                    "and a new job resumes from them: to start over, point checkpoint.url at a new location "
+                    "and submit with --resume"
                 )
             if not resume:
                 raise JobExists(
-                    f"SeerJob {job.name!r} already exists ({phase}). Use --resume to run it again from its latest checkpoint"
+                    f"SeerJob {job.name!r} already exists ({phase}). "
+                    "Use --resume to run it again from its latest checkpoint"
                 )
             self.client.delete(self.namespace, job.name)
             self._wait_gone(job.name)
-        app = build_appdef(job, target="kubernetes")
-        with get_runner() as runner:
-            handle = runner.run(
-                app,
-                scheduler="kubernetes",
-                cfg={"namespace": self.namespace, **({"context": self.context} if self.context else {})},
-            )
-        return handle.rsplit(":", 1)[-1].rstrip("/") if handle else job.name
+        _, name = create_seerjob(self.client, job, self.namespace)
+        return name
 
     def _wait_gone(self, name: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -150,7 +138,7 @@ class KubernetesBackend:
         pods = self.client.worker_pods(self.namespace, name)
         newest: dict[str, dict[str, Any]] = {}
         for p in pods:  # sorted by slot then restart: the last of a slot is the newest
-            newest[(p["metadata"].get("labels") or {}).get("seer.dev/worker-slot", "0")] = p
+            newest[worker_slot(p)] = p
         slots = sorted(newest, key=int)
         if rank is not None:
             slots = [s for s in slots if int(s) == rank]
