@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seer.trainer.checkpoint import CheckpointConfig, Checkpointer, Progress, TrainingState
+from seer.trainer.checkpoint import CheckpointConfig, Checkpointer, TrainingProgress, TrainingState
 from seer.trainer.storage import storage_options_from_env
 
 
@@ -54,7 +54,7 @@ def make_state(megabytes: int) -> TrainingState:
     width = 1024
     layers = max(1, round(megabytes * 2**20 / (4 * width * width)))
     model = nn.Sequential(*[nn.Linear(width, width) for _ in range(layers)])
-    return TrainingState(model, None, progress=Progress(step=1), save_rng=False)
+    return TrainingState(model, None, progress=TrainingProgress(step=1), save_rng=False)
 
 
 def best(fn: Callable[[], float], repeats: int) -> float:

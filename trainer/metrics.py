@@ -26,6 +26,37 @@ STEP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60
 CHECKPOINT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 
+#: (attribute, kind, series name, help, histogram buckets): every series of the trainer.
+#: Counters are exposed with a ``_total`` suffix (``seer_train_images_total``).
+SERIES: tuple[tuple[str, type[Counter | Gauge | Histogram], str, str, tuple[float, ...] | None], ...] = (
+    ("step_duration", Histogram, "seer_train_step_duration_seconds",
+     "Wall time of one optimizer step, data wait included.", STEP_BUCKETS),
+    ("images", Counter, "seer_train_images",
+     "Images processed by this worker (each image counted once, whatever its number of crops).", None),
+    ("steps", Counter, "seer_train_steps", "Optimizer steps completed by this worker process since it started.", None),
+    ("step", Gauge, "seer_train_step", "Current optimizer step of the job (continues across restarts).", None),
+    ("epoch", Gauge, "seer_train_epoch", "Current epoch (0-based).", None),
+    ("loss", Gauge, "seer_train_loss", "SwAV loss of the last step.", None),
+    ("learning_rate", Gauge, "seer_train_learning_rate", "Learning rate of the last step.", None),
+    ("data_wait", Counter, "seer_train_data_wait_seconds", "Time the step loop waited for the next batch.", None),
+    ("mfu", Gauge, "seer_train_model_flops_utilization_ratio",
+     "Achieved model FLOP/s over the device's peak (only where the peak is known).", None),
+    ("corrupt_images", Counter, "seer_train_corrupt_images",
+     "Images skipped because they could not be read or decoded.", None),
+    ("checkpoint_duration", Histogram, "seer_checkpoint_save_duration_seconds",
+     "Time to write a checkpoint completely (background time included).", CHECKPOINT_BUCKETS),
+    ("checkpoint_blocked", Histogram, "seer_checkpoint_blocked_seconds",
+     "Time the training loop was blocked by a checkpoint save.", CHECKPOINT_BUCKETS),
+    ("checkpoint_last_success", Gauge, "seer_checkpoint_last_success_timestamp_seconds",
+     "Unix time of the last committed checkpoint.", None),
+    ("checkpoint_last_step", Gauge, "seer_checkpoint_last_step", "Step of the last committed checkpoint.", None),
+    ("checkpoint_failures", Counter, "seer_checkpoint_save_failures",
+     "Checkpoint saves that failed (training went on).", None),
+    ("restarts", Gauge, "seer_train_restarts",
+     "Times this job's workers were restarted (as told by the supervisor).", None),
+)  # fmt: skip
+
+
 @dataclass
 class TrainerMetrics:
     """The trainer's series, bound to one job and rank.
@@ -59,107 +90,11 @@ class TrainerMetrics:
         return cls(registry=registry or CollectorRegistry(), job=job, rank=rank)
 
     def __post_init__(self) -> None:
-        r = self.registry
-
-        def labelled(metric):  # one child per (job, rank): bind once, update cheaply
-            return metric.labels(seer_job=self.job, rank=str(self.rank))
-
-        self.step_duration = labelled(
-            Histogram(
-                "seer_train_step_duration_seconds",
-                "Wall time of one optimizer step, data wait included.",
-                LABELS,
-                buckets=STEP_BUCKETS,
-                registry=r,
-            )
-        )
-        self.images = labelled(
-            Counter(
-                "seer_train_images",
-                "Images processed by this worker (each image counted once, whatever its number of crops).",
-                LABELS,
-                registry=r,
-            )
-        )
-        self.steps = labelled(
-            Counter(
-                "seer_train_steps",
-                "Optimizer steps completed by this worker process since it started.",
-                LABELS,
-                registry=r,
-            )
-        )
-        self.step = labelled(
-            Gauge(
-                "seer_train_step", "Current optimizer step of the job (continues across restarts).", LABELS, registry=r
-            )
-        )
-        self.epoch = labelled(Gauge("seer_train_epoch", "Current epoch (0-based).", LABELS, registry=r))
-        self.loss = labelled(Gauge("seer_train_loss", "SwAV loss of the last step.", LABELS, registry=r))
-        self.learning_rate = labelled(
-            Gauge("seer_train_learning_rate", "Learning rate of the last step.", LABELS, registry=r)
-        )
-        self.data_wait = labelled(
-            Counter("seer_train_data_wait_seconds", "Time the step loop waited for the next batch.", LABELS, registry=r)
-        )
-        self.mfu = labelled(
-            Gauge(
-                "seer_train_model_flops_utilization_ratio",
-                "Achieved model FLOP/s over the device's peak (only where the peak is known).",
-                LABELS,
-                registry=r,
-            )
-        )
-        self.corrupt_images = labelled(
-            Counter(
-                "seer_train_corrupt_images",
-                "Images skipped because they could not be read or decoded.",
-                LABELS,
-                registry=r,
-            )
-        )
-        self.checkpoint_duration = labelled(
-            Histogram(
-                "seer_checkpoint_save_duration_seconds",
-                "Time to write a checkpoint completely (background time included).",
-                LABELS,
-                buckets=CHECKPOINT_BUCKETS,
-                registry=r,
-            )
-        )
-        self.checkpoint_blocked = labelled(
-            Histogram(
-                "seer_checkpoint_blocked_seconds",
-                "Time the training loop was blocked by a checkpoint save.",
-                LABELS,
-                buckets=CHECKPOINT_BUCKETS,
-                registry=r,
-            )
-        )
-        self.checkpoint_last_success = labelled(
-            Gauge(
-                "seer_checkpoint_last_success_timestamp_seconds",
-                "Unix time of the last committed checkpoint.",
-                LABELS,
-                registry=r,
-            )
-        )
-        self.checkpoint_last_step = labelled(
-            Gauge("seer_checkpoint_last_step", "Step of the last committed checkpoint.", LABELS, registry=r)
-        )
-        self.checkpoint_failures = labelled(
-            Counter(
-                "seer_checkpoint_save_failures", "Checkpoint saves that failed (training went on).", LABELS, registry=r
-            )
-        )
-        self.restarts = labelled(
-            Gauge(
-                "seer_train_restarts",
-                "Times this job's workers were restarted (as told by the supervisor).",
-                LABELS,
-                registry=r,
-            )
-        )
+        for attribute, kind, name, help_text, buckets in SERIES:
+            options = {"buckets": buckets} if buckets else {}
+            metric = kind(name, help_text, LABELS, registry=self.registry, **options)
+            # One child per (job, rank): bound once, updated cheaply.
+            setattr(self, attribute, metric.labels(seer_job=self.job, rank=str(self.rank)))
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> int:
         """Start the HTTP exporter; returns the bound port (``port=0`` picks a free one)."""

@@ -4,7 +4,8 @@ the log, the ``seer_checkpoint_save_failures_total`` metric and a ``checkpoint_f
 event, the next save succeeds, and the checkpoint committed before is untouched.
 
 ``train()`` runs in this process (one rank, fp32: no process group needed) so the test
-can open and close the store between two steps by wrapping the loader the loop builds.
+can open and close the store between two steps by wrapping the loader the loop builds
+(``seer.trainer.components.build_loader``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from integration_support import tiny_job
 from object_store import FaultProxy
 
+import seer.trainer.components as components
 import seer.trainer.loop as loop
 from seer.platform.loading import validate_document
 from seer.trainer.checkpoint import MANIFEST_NAME, METADATA_NAME, step_dir_name
@@ -95,9 +97,9 @@ def test_store_outage_fails_one_save_training_goes_on_and_the_next_save_commits(
     def snapshot_committed() -> None:
         before.update(_objects(fs, f"{url}/{step_dir_name(4)}"))
 
-    real_build_loader = loop.build_loader
+    real_build_loader = components.build_loader
     monkeypatch.setattr(
-        loop,
+        components,
         "build_loader",
         lambda *a, **kw: OutageDuringSave(real_build_loader(*a, **kw), proxy, down_at=8, on_up=snapshot_committed),
     )

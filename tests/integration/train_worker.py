@@ -4,7 +4,7 @@
 
 Writes ``DIR/rank-<r>.json``: the ``TrainResult`` plus, for every step this rank
 trained, the global sample indices of its batch and the batch's epoch. The indices
-are recorded by wrapping the loader the loop builds (``seer.trainer.loop.build_loader``)
+are recorded by wrapping the loader the loop builds (``seer.trainer.components.build_loader``)
 — a test-only observation point, so the trainer needs no debug switch.
 """
 
@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
+    import seer.trainer.components as components
     import seer.trainer.loop as loop
     from seer.platform.loading import load_job
+    from seer.trainer.checkpoint import Checkpointer
     from seer.trainer.entrypoint import _init_process_group
     from seer.trainer.runtime import Runtime
 
@@ -58,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     # The loop loads the checkpoint, then builds the loader: its batches are the steps
     # after the resumed one, which the wrapped load_latest notes down.
     resumed_step = {"value": 0}
-    real_build_loader = loop.build_loader
-    real_load_latest = loop.Checkpointer.load_latest
+    real_build_loader = components.build_loader
+    real_load_latest = Checkpointer.load_latest
 
     def build_loader(*a: Any, **kw: Any) -> RecordingLoader:
         return RecordingLoader(real_build_loader(*a, **kw), first_step=resumed_step["value"], record=record)
@@ -69,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         resumed_step["value"] = state.progress.step
         return info
 
-    loop.build_loader = build_loader  # type: ignore[assignment]
-    loop.Checkpointer.load_latest = load_latest  # type: ignore[method-assign]
+    components.build_loader = build_loader  # type: ignore[assignment]
+    Checkpointer.load_latest = load_latest  # type: ignore[method-assign]
     result = loop.train(job, runtime, stop_after_step=args.stop_after_step)
     trained = set(result.losses)
     out = {

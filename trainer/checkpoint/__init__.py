@@ -2,9 +2,9 @@
 
 Public API (what the training loop calls)::
 
-    ckpt = Checkpointer(CheckpointConfig(url=..., keep_last=..., every_steps=..., every_seconds=..., async_save=...))
-    state = TrainingState(model, optimizer, progress=Progress(), extra={"lr": scheduler},
-                          per_rank={"swav_queue": TensorSlot(queue)}, spec_hash=spec_hash(spec))
+    ckpt = Checkpointer(CheckpointConfig.from_spec(job.spec.checkpoint, url=url), on_result=report)
+    state = TrainingState(model, optimizer, progress=TrainingProgress(), extra={"schedule": schedule},
+                          per_rank={"swav_queue": queue}, spec_hash=job.spec_hash())
     ckpt.load_latest(state)                      # resume (collective); None on a fresh start
     if ckpt.should_save(step): ckpt.save(state, loss=loss)   # async; failures reported, never raised
     ckpt.save_now(state, timeout_s=grace)        # SIGTERM path
@@ -13,13 +13,12 @@ Public API (what the training loop calls)::
 See README.md in this folder for the layout and the guarantees.
 """
 
-from .checkpointer import CheckpointConfig, Checkpointer, CheckpointStats, SaveResult
+from .checkpointer import CheckpointConfig, Checkpointer, SaveResult
 from .layout import MANIFEST_NAME, METADATA_NAME, StepEntry, plan_deletions, step_dir_name
 from .manifest import Manifest
 from .policy import should_save
 from .retry import RetryPolicy
-from .spec_hash import spec_hash
-from .state import Progress, TensorSlot, TrainingState
+from .state import TensorSlot, TrainingProgress, TrainingState, current_rank, current_world_size
 from .store import CheckpointInfo, CheckpointStore, latest_complete
 
 __all__ = [
@@ -27,19 +26,19 @@ __all__ = [
     "METADATA_NAME",
     "CheckpointConfig",
     "CheckpointInfo",
-    "CheckpointStats",
     "CheckpointStore",
     "Checkpointer",
     "Manifest",
-    "Progress",
     "RetryPolicy",
     "SaveResult",
     "StepEntry",
     "TensorSlot",
+    "TrainingProgress",
     "TrainingState",
+    "current_rank",
+    "current_world_size",
     "latest_complete",
     "plan_deletions",
     "should_save",
-    "spec_hash",
     "step_dir_name",
 ]

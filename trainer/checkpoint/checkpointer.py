@@ -6,8 +6,8 @@ dedicated gloo process group, so they never interleave with the training
 loop's collectives on the default group). At most one save is in flight:
 ``save()`` first waits for the previous one. Results (success or failure) are
 reported on the caller's thread, from ``save()``/``wait()``/``save_now()``:
-a failed save is logged, counted in ``stats`` and passed to ``on_result``,
-never raised, so training goes on.
+every result is logged here (once) and passed to ``on_result``; a failed
+save is never raised, so training goes on.
 
 Commit protocol (see ``layout``): DCP writes every rank's shard and then
 ``.metadata``; rank 0 then writes ``manifest.json``. Only directories holding
@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -43,7 +43,10 @@ from .retry import RetryPolicy
 from .state import TrainingState, current_rank, current_world_size
 from .store import CheckpointInfo, CheckpointStore
 
-__all__ = ["CheckpointConfig", "CheckpointStats", "Checkpointer", "SaveResult"]
+if TYPE_CHECKING:  # the spec is only a source of values here; the checkpointer works without it
+    from seer.platform.spec import CheckpointSpec
+
+__all__ = ["CheckpointConfig", "Checkpointer", "SaveResult"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +74,18 @@ class CheckpointConfig:
     # 0.78x with 4 (reads 0.58x -> 1.44x).
     thread_count: int = 4
 
+    @classmethod
+    def from_spec(cls, section: CheckpointSpec, *, url: str) -> CheckpointConfig:
+        """The config of a job's ``spec.checkpoint``; ``url`` is passed resolved (a local run
+        defaults it to its run directory, see ``seer.trainer.runtime.checkpoint_url``)."""
+        return cls(
+            url=url,
+            keep_last=section.keep_last,
+            every_steps=section.interval_steps,
+            every_seconds=section.interval_seconds,
+            async_save=section.async_save,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class SaveResult:
@@ -84,20 +99,6 @@ class SaveResult:
     blocked_s: float  # time the training loop was blocked by this save
     error: str | None = None
     skipped: bool = False  # the step was already committed; nothing written
-
-
-@dataclass
-class CheckpointStats:
-    """Counters for the loop to export (e.g. as ``seer_checkpoint_*`` Prometheus metrics)."""
-
-    saves_succeeded_total: int = 0
-    saves_failed_total: int = 0
-    save_retries_total: int = 0
-    last_committed_step: int | None = None
-    last_committed_unix_time: float | None = None  # for a checkpoint-age gauge
-    last_save_duration_s: float | None = None
-    last_blocked_s: float | None = None
-    last_error: str | None = None
 
 
 @dataclass
@@ -171,7 +172,6 @@ class Checkpointer:
         )
         self.store = CheckpointStore(config.url, self._options)
         self.on_result = on_result
-        self.stats = CheckpointStats()
         self._inflight: _InFlight | None = None
         self._last_saved_step: int | None = None
         self._last_saved_time: float = time.monotonic()
@@ -385,14 +385,8 @@ class Checkpointer:
         )
 
     def _report(self, result: SaveResult) -> None:
-        stats = self.stats
-        stats.save_retries_total += max(0, result.attempts - 1)
-        stats.last_blocked_s = result.blocked_s
+        """The one place a save's outcome is logged; then ``on_result`` (metrics, events) sees it."""
         if result.ok:
-            stats.saves_succeeded_total += int(not result.skipped)
-            stats.last_committed_step = result.step
-            stats.last_committed_unix_time = time.time()
-            stats.last_save_duration_s = result.duration_s
             log.info(
                 "checkpoint step %d %s in %.2f s (loop blocked %.3f s, %d attempt(s)): %s",
                 result.step,
@@ -403,8 +397,6 @@ class Checkpointer:
                 result.url,
             )
         else:
-            stats.saves_failed_total += 1
-            stats.last_error = result.error
             log.error(
                 "checkpoint step %d FAILED after %d attempt(s), training continues: %s (%s)",
                 result.step,

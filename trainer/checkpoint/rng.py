@@ -4,7 +4,7 @@ Recorded: torch's CPU generator, the current CUDA device's generator when CUDA
 is available, numpy's global ``RandomState`` and Python's ``random``. Not
 recorded: data-loader worker generators. The data pipeline derives its
 randomness from (seed, epoch, global sample position), and those are saved
-in ``Progress``; re-deriving them on resume gives the same stream, which is
+in ``TrainingProgress``; re-deriving them on resume gives the same stream, which is
 also what makes the data order survive a change of world size.
 
 RNG states are per rank. They are only meaningful when the same rank exists

@@ -13,14 +13,14 @@ from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_di
 
 from .rng import capture_rng, restore_rng
 
-__all__ = ["Progress", "StatefulLike", "TensorSlot", "TrainingState", "current_rank", "current_world_size"]
+__all__ = ["StatefulLike", "TensorSlot", "TrainingProgress", "TrainingState", "current_rank", "current_world_size"]
 
 PER_RANK_PREFIX = "rank_"
 
 
 @runtime_checkable
 class StatefulLike(Protocol):
-    """Anything with ``state_dict()``/``load_state_dict()`` (LR schedulers, ``Progress``, ``TensorSlot``)."""
+    """Anything with ``state_dict()``/``load_state_dict()`` (LR schedulers, ``TrainingProgress``, ``TensorSlot``)."""
 
     def state_dict(self) -> dict[str, Any]: ...
 
@@ -36,17 +36,21 @@ def current_world_size() -> int:
 
 
 @dataclass
-class Progress:
+class TrainingProgress:
     """Where training is: replicated on every rank, written once.
 
-    ``position`` is the global sample position within ``epoch`` (samples
-    consumed by all ranks together), so the data order can be resumed on a
-    different number of ranks.
+    ``step`` counts completed optimizer steps. ``position`` is the global sample
+    position within ``epoch`` (samples consumed by all ranks together) *after* the last
+    completed step, so the data order can be resumed on a different number of ranks.
     """
 
     step: int = 0
     epoch: int = 0
     position: int = 0
+
+    def advance(self, *, epoch: int, position: int) -> None:
+        """Record one completed step whose batch was of ``epoch`` and ended at ``position``."""
+        self.step, self.epoch, self.position = self.step + 1, epoch, position
 
     def state_dict(self) -> dict[str, int]:
         return {"step": self.step, "epoch": self.epoch, "position": self.position}
@@ -88,7 +92,7 @@ class TrainingState:
 
         model      get_state_dict(model, optimizer)[0]: sharded DTensors under FSDP2, plain tensors otherwise
         optim      get_state_dict(model, optimizer)[1]: keyed by parameter FQN, so it reshards too
-        progress   Progress (step, epoch, global sample position)
+        progress   TrainingProgress (step, epoch, global sample position)
         extra      {name: stateful.state_dict()} — replicated state (LR schedule, ...), stored once
         spec_hash  the job spec's hash
         rank_<r>   {"rng": ..., name: stateful.state_dict()} — this rank's own state (RNG, SwAV queue)
@@ -105,7 +109,7 @@ class TrainingState:
         model: nn.Module,
         optimizer: torch.optim.Optimizer | None,
         *,
-        progress: Progress,
+        progress: TrainingProgress,
         extra: Mapping[str, StatefulLike] | None = None,
         per_rank: Mapping[str, StatefulLike] | None = None,
         spec_hash: str = "",

@@ -12,7 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from seer.trainer.checkpoint import CheckpointConfig, Checkpointer, Progress, RetryPolicy, TensorSlot, TrainingState
+from seer.trainer.checkpoint import (
+    CheckpointConfig,
+    Checkpointer,
+    RetryPolicy,
+    TensorSlot,
+    TrainingProgress,
+    TrainingState,
+)
 
 
 def tiny_model(seed: int = 0) -> nn.Module:
@@ -40,7 +47,7 @@ def make_state(
     state = TrainingState(
         model,
         optimizer,
-        progress=Progress(step=step, epoch=0, position=step * 4),
+        progress=TrainingProgress(step=step, epoch=0, position=step * 4),
         per_rank=per_rank,
         spec_hash="sha256:test",
     )
@@ -82,7 +89,7 @@ def save_then_hang(url: str, ready_file: str) -> None:
     torch.set_num_threads(1)
     model = nn.Sequential(nn.Linear(256, 256), nn.Linear(256, 256))
     state = TrainingState(
-        model, None, progress=Progress(step=1), extra={"big": TensorSlot(torch.randn(17, 1024, 1024))}
+        model, None, progress=TrainingProgress(step=1), extra={"big": TensorSlot(torch.randn(17, 1024, 1024))}
     )
     checkpointer = Checkpointer(config(url, async_save=False), {})
     result = checkpointer.save(state)

@@ -15,7 +15,7 @@ import pytest
 import torch
 from checkpoint_workers import config, full_state, make_state, tiny_model
 
-from seer.trainer.checkpoint import Checkpointer, latest_complete
+from seer.trainer.checkpoint import Checkpointer, SaveResult, latest_complete
 
 
 def step_dirs(root: Path) -> list[str]:
@@ -67,7 +67,8 @@ def test_an_unwritable_store_fails_cleanly_keeps_what_was_committed_and_the_next
     root = tmp_path / "ckpt"
     model = tiny_model()
     state, _ = make_state(model, step=1)
-    checkpointer = Checkpointer(config(str(root), keep_last=1), {})
+    reported: list[SaveResult] = []
+    checkpointer = Checkpointer(config(str(root), keep_last=1), {}, on_result=reported.append)
     checkpointer.save(state, blocking=True)
     committed = full_state(model)
 
@@ -77,7 +78,7 @@ def test_an_unwritable_store_fails_cleanly_keeps_what_was_committed_and_the_next
     assert checkpointer.save(state) is None  # async: the failure shows up later, not as an exception
     failed = checkpointer.wait()
     assert failed is not None and not failed.ok and failed.attempts == 2 and failed.error
-    assert checkpointer.stats.saves_failed_total == 1 and checkpointer.stats.save_retries_total == 1
+    assert [(r.step, r.ok) for r in reported] == [(1, True), (2, False)]  # each outcome reported once
 
     root.unlink()
     shutil.move(tmp_path / "away", root)
@@ -85,7 +86,7 @@ def test_an_unwritable_store_fails_cleanly_keeps_what_was_committed_and_the_next
     succeeded = checkpointer.save(state, blocking=True)
     assert succeeded is not None and succeeded.ok
     assert step_dirs(root) == ["step-00000003"]
-    assert checkpointer.stats.saves_succeeded_total == 2 and checkpointer.stats.last_committed_step == 3
+    assert [(r.step, r.ok) for r in reported] == [(1, True), (2, False), (3, True)]
     fresh_state, _ = make_state(tiny_model(seed=3))
     Checkpointer(config(str(root)), {}).load_latest(fresh_state)
     assert all(torch.equal(committed[k], v) for k, v in full_state(fresh_state.model).items())
@@ -101,10 +102,12 @@ def test_save_now_writes_synchronously_within_its_budget(tmp_path: Path) -> None
 
 def test_save_now_after_an_async_save_of_the_same_step_does_not_write_twice(tmp_path: Path) -> None:
     state, _ = make_state(tiny_model(), step=4)
-    checkpointer = Checkpointer(config(str(tmp_path)), {})
+    reported: list[SaveResult] = []
+    checkpointer = Checkpointer(config(str(tmp_path)), {}, on_result=reported.append)
     checkpointer.save(state)
     result = checkpointer.save_now(state, timeout_s=60)
-    assert result.ok and result.step == 4 and checkpointer.stats.saves_succeeded_total == 1
+    assert result.ok and result.step == 4
+    assert [(r.step, r.skipped) for r in reported] == [(4, False)]  # one write, reported once
 
 
 def test_save_now_that_runs_out_of_time_reports_a_failure_and_never_commits(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from seer.trainer.checkpoint import Manifest, RetryPolicy, spec_hash
+from seer.trainer.checkpoint import Manifest, RetryPolicy
 
 
 def manifest(**overrides: object) -> Manifest:
@@ -46,23 +46,6 @@ def test_unknown_keys_from_newer_writers_are_ignored_and_missing_ones_fail() -> 
     del data["step"]
     with pytest.raises(ValueError, match="missing"):
         Manifest.from_json(json.dumps(data))
-
-
-def test_spec_hash_ignores_key_order_and_excluded_sections() -> None:
-    a = {"model": {"w0": 32, "depth": 13}, "resources": {"nodes": 1}}
-    b = {"resources": {"nodes": 4}, "model": {"depth": 13, "w0": 32}}
-    assert spec_hash(a, exclude=["resources"]) == spec_hash(b, exclude=["resources"])
-    assert spec_hash(a) != spec_hash(b)
-    assert spec_hash(a).startswith("sha256:")
-
-
-def test_spec_hash_accepts_pydantic_models() -> None:
-    pydantic = pytest.importorskip("pydantic")
-
-    class Spec(pydantic.BaseModel):
-        lr: float = 0.3
-
-    assert spec_hash(Spec()) == spec_hash({"lr": 0.3})
 
 
 def test_retry_backoff_grows_and_is_capped() -> None:

@@ -9,7 +9,7 @@ import s3fs
 import torch
 from checkpoint_workers import config, full_state, make_state, tiny_model, train
 
-from seer.trainer.checkpoint import Checkpointer, latest_complete
+from seer.trainer.checkpoint import Checkpointer, SaveResult, latest_complete
 from seer.trainer.storage import storage_options_from_env
 
 pytestmark = pytest.mark.services
@@ -60,7 +60,8 @@ def test_an_unreachable_store_fails_the_save_cleanly_and_the_next_save_succeeds(
     url = f"{s3_bucket}/run-3"
     model = tiny_model()
     state, optimizer = make_state(model, step=1)
-    checkpointer = Checkpointer(config(url, keep_last=1))
+    reported: list[SaveResult] = []
+    checkpointer = Checkpointer(config(url, keep_last=1), on_result=reported.append)
     assert (first := checkpointer.save(state, blocking=True)) is not None and first.ok
     committed = full_state(model)
 
@@ -71,7 +72,7 @@ def test_an_unreachable_store_fails_the_save_cleanly_and_the_next_save_succeeds(
     train(model, optimizer, 1)
     failed = checkpointer.wait()
     assert failed is not None and not failed.ok and failed.attempts == 2
-    assert checkpointer.stats.saves_failed_total == 1
+    assert [(r.step, r.ok) for r in reported] == [(1, True), (2, False)]
 
     fault_proxy.up()
     info = latest_complete(url, storage_options_from_env(url))

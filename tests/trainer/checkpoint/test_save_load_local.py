@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 
@@ -57,6 +58,18 @@ def test_optimizer_state_and_progress_are_restored_exactly(tmp_path: Path) -> No
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(), strict=True))
 
 
+def test_a_checkpoint_of_another_spec_loads_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state, _ = make_state(tiny_model(), step=2)
+    Checkpointer(config(str(tmp_path), async_save=False), {}).save(state)
+    changed, _ = make_state(tiny_model(seed=4))
+    changed.spec_hash = "sha256:changed"
+    with caplog.at_level(logging.WARNING, logger="seer.trainer"):
+        assert Checkpointer(config(str(tmp_path)), {}).load_latest(changed) is not None
+    assert changed.loaded_spec_hash == "sha256:test" and changed.progress.step == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "sha256:test" in warnings[0] and "sha256:changed" in warnings[0]
+
+
 def test_rng_states_and_per_rank_queue_are_restored_on_the_same_world_size(tmp_path: Path) -> None:
     queue = torch.randn(6, 4)
     state, _ = make_state(tiny_model(), step=1, queue=queue)
@@ -103,14 +116,15 @@ def test_nothing_to_resume_from_leaves_the_state_untouched(tmp_path: Path) -> No
 
 def test_saving_an_already_committed_step_again_is_a_no_op(tmp_path: Path) -> None:
     state, _ = make_state(tiny_model(), step=4)
-    checkpointer = Checkpointer(config(str(tmp_path)), {})
+    reported: list[SaveResult] = []
+    checkpointer = Checkpointer(config(str(tmp_path)), {}, on_result=reported.append)
     first = checkpointer.save(state, blocking=True)
     mtime = (tmp_path / "step-00000004" / "manifest.json").stat().st_mtime_ns
     second = checkpointer.save(state, blocking=True)
     assert first is not None and not first.skipped
     assert second is not None and second.ok and second.skipped
     assert (tmp_path / "step-00000004" / "manifest.json").stat().st_mtime_ns == mtime
-    assert checkpointer.stats.saves_succeeded_total == 1
+    assert [r.skipped for r in reported] == [False, True]
 
 
 def test_a_new_save_waits_for_the_previous_one_and_reports_it(tmp_path: Path) -> None:
@@ -123,7 +137,7 @@ def test_a_new_save_waits_for_the_previous_one_and_reports_it(tmp_path: Path) ->
     assert previous is not None and previous.step == 1 and previous.ok
     assert checkpointer.close() is not None
     assert [r.step for r in seen] == [1, 2]
-    assert checkpointer.stats.saves_succeeded_total == 2 and checkpointer.stats.last_committed_step == 2
+    assert all(r.ok and not r.skipped for r in seen)
 
 
 def test_should_save_follows_the_interval_and_resets_after_a_save(tmp_path: Path) -> None:
