@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from seer.platform.appdef import build_appdef
 from seer.platform.contract import EXIT_OK
@@ -35,6 +35,7 @@ from seer.platform.restart_policy import (
     PREEMPTED,
     SIGNALED,
     Failure,
+    Verdict,
     exit_failure,
     jitter_rng,
     verdict,
@@ -44,8 +45,6 @@ from seer.platform.spec import RestartReason, RestartSpec
 
 log = logging.getLogger("seer.supervisor")
 
-Action = Literal["succeed", "fail", "restart", "cancelled"]
-
 
 @dataclass(frozen=True)
 class WorkerExit:
@@ -54,13 +53,8 @@ class WorkerExit:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class Decision:
-    action: Action
-    reason: str
-    message: str
-    backoff_seconds: float = 0.0
-
+#: What the supervisor does after an attempt: the restart policy's verdict type.
+Decision = Verdict
 
 CANCELLED = Decision("cancelled", "Cancelled", "cancelled by the user")
 
@@ -115,8 +109,7 @@ def decide(
         return Decision("succeed", "Completed", "training finished")
     if failure is None:  # torchrun failed although every rank reported success: try again
         failure = Failure(PREEMPTED, RestartReason.preemption, "workers stopped for a retryable reason")
-    v = verdict(failure, restarts_so_far, restart, jitter_rng(jitter_key, restarts_so_far))
-    return Decision(v.action, v.reason, v.message, v.backoff_seconds)
+    return verdict(failure, restarts_so_far, restart, jitter_rng(jitter_key, restarts_so_far))
 
 
 def read_exits(run: RunDir, attempt: int) -> list[WorkerExit]:

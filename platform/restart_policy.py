@@ -79,11 +79,15 @@ def exit_failure(code: int | None, who: str) -> Failure | None:
     return Failure(APPLICATION_ERROR, None, f"{who} exited with code {code} (application error)")
 
 
-Action = Literal["restart", "fail"]
+#: The policy answers ``restart`` or ``fail``; ``succeed`` and ``cancelled`` are outcomes the
+#: local supervisor reaches without it, in the same type (its ``Decision``).
+Action = Literal["restart", "fail", "succeed", "cancelled"]
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """What happens after an attempt or a worker ended: ``backoff_seconds`` before a restart."""
+
     action: Action
     reason: str
     message: str
