@@ -278,9 +278,9 @@ def _selected_by(urls: Sequence[str], fmt: str, opts: Mapping[str, Any]) -> Call
     globs: list[str] = []
     prefixes: list[str] = []
     for raw in urls:
+        fs, _ = fsspec.core.url_to_fs(raw, **opts)  # one filesystem per URL, not per expanded name
         for url in expand_braces(raw):
-            fs, path = fsspec.core.url_to_fs(url, **opts)
-            norm = fs.unstrip_protocol(path)
+            norm = fs.unstrip_protocol(fs._strip_protocol(url))
             if _GLOB.search(norm):
                 globs.append(norm)
             else:
@@ -369,7 +369,7 @@ class IndexedSamples:
         if max_blocks < 1:
             raise ValueError(f"max_blocks must be >= 1, got {max_blocks}")
         self.root, self.names, self.is_tar = manifest.root, manifest.names, manifest.is_tar
-        self.ends = manifest.ends
+        self.ends, self.file_sizes = manifest.ends, manifest.sizes
         self.starts = np.concatenate([[0], manifest.ends[:-1]]).astype(np.int64)
         self.index_url = index_url
         self.storage_options = dict(storage_options or {})
@@ -401,7 +401,7 @@ class IndexedSamples:
         if self.block_reader is not None:
             return self.block_reader(block, first, count)
         fs, path = fsspec.core.url_to_fs(f"{self.index_url}/offsets/{block:08d}.bin", **self.storage_options)
-        data = fs.cat_file(path)
+        data = fs.cat_file(path, start=0, end=count * 16)  # ranged: one GET, no HEAD first
         rows = np.frombuffer(data, dtype="<i8").reshape(-1, 2)
         if len(rows) != count:
             raise StaleIndexError(f"offsets block {block} of the index at {self.index_url} is damaged; rebuild it")
@@ -421,13 +421,14 @@ class IndexedSamples:
         return rows
 
     def locate(self, indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(source number, offset, size)`` per sample (offset ``-1``: the whole file)."""
+        """``(source number, offset, size)`` per sample (an image file: ``0`` and its size)."""
         ids = np.asarray(indices, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise IndexError(f"sample indices must be in [0, {len(self)})")
         sid = np.searchsorted(self.ends, ids, side="right")
-        offset = np.full(ids.shape, WHOLE, dtype=np.int64)
-        size = np.full(ids.shape, -1, dtype=np.int64)
+        # Image files: the manifest knows their size, so a ranged read (one GET, no HEAD first).
+        offset = np.zeros(ids.shape, dtype=np.int64)
+        size = self.file_sizes[sid].astype(np.int64)
         tar = self.is_tar[sid]
         blocks = ids // BLOCK_ROWS
         for block in np.unique(blocks[tar]).tolist():
