@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from seer.platform.crd import build_crd
 from seer.platform.loading import SpecError, validate_document
 from seer.platform.spec import SeerJob
 from seer.platform.spec_types import MAX_CPU_CORES, LabelRules, NoCredentials, Pattern
@@ -141,6 +142,22 @@ def test_every_pattern_field_accepts_its_example_and_refuses_a_trailing_newline(
     for bad in (pattern.example + "\n", "\n" + pattern.example, pattern.example + " "):
         problems = problems_of(document_with(loc, wrap(bad)))
         assert [p.path for p in problems] == [dotted(loc) + ("[0]" if in_list else "")], problems
+
+
+SPEC_PATTERN_FIELDS = [(loc, m, in_list) for loc, m, in_list in PATTERN_FIELDS if loc[0] == "spec"]
+
+
+@pytest.mark.parametrize(
+    "loc, pattern, in_list", SPEC_PATTERN_FIELDS, ids=lambda x: dotted(x) if isinstance(x, tuple) else ""
+)
+def test_the_crd_carries_every_spec_pattern_anchored_at_both_ends(loc: Loc, pattern: Pattern, in_list: bool):
+    """The API server (Go regexp: `$` is the end of the text) refuses what seerctl refuses."""
+    node = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for part in loc:
+        node = node["items"] if isinstance(part, int) else node["properties"][part]
+    if in_list:
+        node = node["items"]
+    assert node["pattern"] == f"^(?:{pattern.regex})$"
 
 
 @pytest.mark.parametrize("loc, rules", LABEL_FIELDS, ids=lambda x: dotted(x) if isinstance(x, tuple) else "")
