@@ -19,13 +19,15 @@ from seer.platform.kube.status import rfc3339
 
 
 @dataclass(frozen=True)
-class Progress:
+class ScrapedProgress:
+    """What the status learns from a worker's metrics (None: not reported yet)."""
+
     step: int | None = None
     last_checkpoint_step: int | None = None
     last_checkpoint_time: str | None = None
 
 
-def parse_progress(exposition: str) -> Progress:
+def parse_progress(exposition: str) -> ScrapedProgress:
     """Largest value of each series across ranks (all ranks agree on the step)."""
     best: dict[str, float] = {}
     for family in text_string_to_metric_families(exposition):
@@ -37,7 +39,7 @@ def parse_progress(exposition: str) -> Progress:
             ):
                 best[sample.name] = max(best.get(sample.name, float("-inf")), sample.value)
     stamp = best.get("seer_checkpoint_last_success_timestamp_seconds")
-    return Progress(
+    return ScrapedProgress(
         step=int(best["seer_train_step"]) if "seer_train_step" in best else None,
         last_checkpoint_step=int(best["seer_checkpoint_last_step"])
         if best.get("seer_checkpoint_last_step", 0) > 0

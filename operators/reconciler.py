@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from seer.operators.kubeapi import Conflict, KubeApi
 from seer.operators.metrics import OperatorMetrics
 from seer.operators.planning import JobEvent, desired_children, is_ready
-from seer.operators.progress import Progress, fetch_exposition, parse_progress
+from seer.operators.progress import ScrapedProgress, fetch_exposition, parse_progress
 from seer.platform.contract import LABEL_ROLE, ROLE_WORKER
 from seer.platform.kube.status import Phase, SeerJobStatus
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
@@ -118,7 +118,7 @@ class Reconciler:
         )
         return plan.requeue_after
 
-    def _scrape(self, pods: tuple[dict[str, Any], ...], port: int) -> Progress | None:
+    def _scrape(self, pods: tuple[dict[str, Any], ...], port: int) -> ScrapedProgress | None:
         """Ask ready workers (local rank 0 each) until one answers with a step."""
         for pod in pods:
             ip = (pod.get("status") or {}).get("podIP")

@@ -156,16 +156,44 @@ class Supervisor:
             last = {**state.history[-1], "action": CANCELLED.action, "reason": CANCELLED.reason}
             self.run.update_state(history=[*state.history[:-1], last])
 
-    def run_forever(self) -> int:
-        from torchx.runner import get_runner
+    def _run_attempt(self, runner: Any, attempt: int, restarts: int) -> bool:
+        """Start attempt ``attempt`` through TorchX and wait for it to end; True when TorchX
+        says it succeeded. A cancel gives the workers the preemption budget (they write a
+        final checkpoint), then kills them."""
         from torchx.specs import AppState
+
+        app = build_appdef(self.job, target="local", run_dir=self.run.path, restart_count=restarts, attempt=attempt)
+        log_dir = self.run.logs / f"attempt-{attempt}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handle = runner.run(app, scheduler="local_cwd", cfg={"log_dir": str(log_dir)})
+        # NOTE: TorchX's LocalScheduler, created lazily by the first run(), installs
+        # SIGTERM/SIGINT handlers that raise SignalException and would kill this
+        # supervisor (the run ends "Failed" instead of "Cancelled"); ours go back on top.
+        self._install_signal_handlers()
+        self.run.update_state(app_handle=handle)
+        log.info("attempt %d: %s", attempt, handle)
+        budget = self.job.spec.checkpoint.preemption_budget_seconds
+        term_sent_at: float | None = None
+        while True:
+            status = runner.status(handle)
+            if status is None or status.is_terminal():
+                return status is not None and status.state == AppState.SUCCEEDED
+            if self.cancel_requested and term_sent_at is None:
+                term_sent_at = time.monotonic()
+            if term_sent_at and time.monotonic() - term_sent_at > budget + 15:
+                log.warning("workers did not stop within the preemption budget; killing them")
+                runner.cancel(handle)
+            time.sleep(self.POLL_SECONDS)
+
+    def run_forever(self) -> int:
+        """Attempt, decide, record; until the job succeeds, fails or is cancelled. Returns
+        the supervisor's exit status (0 only when the job succeeded)."""
+        from torchx.runner import get_runner
 
         self._install_signal_handlers()
         state = self.run.read_state()
         restarts = state.restarts if state else 0
         attempt = state.attempt if state else 0
-        expected = self.job.spec.resources.procs_per_node
-        budget = self.job.spec.checkpoint.preemption_budget_seconds
         with get_runner() as runner:
             while True:
                 attempt += 1
@@ -175,35 +203,12 @@ class Supervisor:
                     attempt=attempt,
                     start_time=(state.start_time if state and state.start_time else time.time()),
                 )
-                app = build_appdef(
-                    self.job, target="local", run_dir=self.run.path, restart_count=restarts, attempt=attempt
-                )
-                log_dir = self.run.logs / f"attempt-{attempt}"
-                log_dir.mkdir(parents=True, exist_ok=True)
-                handle = runner.run(app, scheduler="local_cwd", cfg={"log_dir": str(log_dir)})
-                # NOTE: TorchX's LocalScheduler, created lazily by the first run(), installs
-                # SIGTERM/SIGINT handlers that raise SignalException and would kill this
-                # supervisor (the run ends "Failed" instead of "Cancelled"); ours go back on top.
-                self._install_signal_handlers()
-                self.run.update_state(app_handle=handle)
-                log.info("attempt %d: %s", attempt, handle)
-                term_sent_at: float | None = None
-                while True:
-                    status = runner.status(handle)
-                    if status is None or status.is_terminal():
-                        break
-                    if self.cancel_requested and term_sent_at is None:
-                        term_sent_at = time.monotonic()
-                    if term_sent_at and time.monotonic() - term_sent_at > budget + 15:
-                        log.warning("workers did not stop within the preemption budget; killing them")
-                        runner.cancel(handle)
-                    time.sleep(self.POLL_SECONDS)
+                succeeded = self._run_attempt(runner, attempt, restarts)
                 ended_at = time.time()
-                succeeded = status is not None and status.state == AppState.SUCCEEDED
                 decision = decide(
                     app_succeeded=succeeded,
                     exits=read_exits(self.run, attempt),
-                    expected_ranks=expected,
+                    expected_ranks=self.job.spec.resources.procs_per_node,
                     cancel_requested=self.cancel_requested,
                     restarts_so_far=restarts,
                     restart=self.job.spec.restart,
@@ -222,18 +227,17 @@ class Supervisor:
                 log.info("attempt %d ended: %s (%s: %s)", attempt, decision.action, decision.reason, decision.message)
                 if decision.action == "restart":
                     restarts += 1
-                    st = self.run.update_state(
+                    previous = self.run.update_state(
                         phase="Restarting", reason=decision.reason, message=decision.message, restarts=restarts
                     )
-                    self.run.update_state(restart_reasons=[*st.restart_reasons, decision.reason])
+                    self.run.update_state(restart_reasons=[*previous.restart_reasons, decision.reason])
                     deadline = time.monotonic() + decision.backoff_seconds
                     while time.monotonic() < deadline and not self.cancel_requested:
                         time.sleep(0.1)
-                    if self.cancel_requested:
-                        decision = CANCELLED
-                        self._cancel_last_record()
-                    else:
+                    if not self.cancel_requested:
                         continue
+                    decision = CANCELLED
+                    self._cancel_last_record()
                 phase = {"succeed": "Succeeded", "fail": "Failed", "cancelled": "Cancelled"}[decision.action]
                 self.run.update_state(
                     phase=phase, reason=decision.reason, message=decision.message, completion_time=time.time()
