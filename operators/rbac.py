@@ -21,11 +21,14 @@ The operator does not read pod logs or Secrets (workers reference the Secret by
 
 from __future__ import annotations
 
+from seer.platform.crd import PLURAL
+from seer.platform.spec import API_GROUP
+
 Permission = tuple[str, str, tuple[str, ...]]
 
 REQUIRED_PERMISSIONS: list[Permission] = [
-    ("seer.dev", "seerjobs", ("get", "list", "watch", "patch")),
-    ("seer.dev", "seerjobs/status", ("get", "patch", "update")),
+    (API_GROUP, PLURAL, ("get", "list", "watch", "patch")),
+    (API_GROUP, f"{PLURAL}/status", ("get", "patch", "update")),
     ("", "pods", ("get", "list", "watch", "create", "delete")),
     ("", "services", ("get", "list", "watch", "create", "delete")),
     ("", "events", ("create",)),

@@ -13,11 +13,13 @@ import signal
 import threading
 from datetime import timedelta
 
+from seer.platform.contract import RDZV_PORT
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seer.operators.rendezvous_store")
     parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--port", type=int, default=29400)
+    parser.add_argument("--port", type=int, default=RDZV_PORT)
     args = parser.parse_args(argv)
     from torch.distributed import TCPStore  # heavy import only when actually serving
 

@@ -1,0 +1,40 @@
+"""The operator runs without TorchX and rich: it builds pods from ``seer.platform.worker``,
+not from a TorchX AppDef (docs/architecture.md, "The worker contract")."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import importlib, json, sys
+
+    BLOCKED = ("torchx", "rich")
+
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"blocked for this test: {name}")
+            return None
+
+    sys.meta_path.insert(0, Block())
+    for module in ("seer.operators.handlers", "seer.operators.main", "seer.operators.reconciler"):
+        importlib.import_module(module)
+    from seer.operators.children import worker_pod
+    from seer.platform.spec import SeerJob
+
+    pod = worker_pod(SeerJob.model_validate({"metadata": {"name": "j"}}), "uid", 0, 0)
+    print(json.dumps({"command": pod["spec"]["containers"][0]["command"][:1],
+                      "leaked": sorted({m.split(".")[0] for m in sys.modules} & set(BLOCKED))}))
+    """
+)
+
+
+def test_the_operator_imports_and_builds_pods_with_torchx_and_rich_blocked():
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"command": ["torchrun"], "leaked": []}
