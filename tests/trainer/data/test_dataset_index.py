@@ -157,3 +157,25 @@ def test_the_index_command_needs_no_torch(shards):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["samples"] == 25
+
+
+def test_a_loader_over_the_index_yields_what_it_yields_over_a_listing(tmp_path, small_crops):
+    """Same numbering, same batches and crops, also through forked loader workers: a run can
+    start without an index and resume with one."""
+    import torch
+
+    from seer.trainer.data.digits import materialize_digits_webdataset
+    from seer.trainer.data.loader import build_loader
+
+    info = materialize_digits_webdataset(str(tmp_path), size=12, shard_size=64)
+    build_index(info["train"])
+    indexed = samples_from_spec(spec([info["train"]]))
+    listed = list_samples(info["train"])
+    assert isinstance(indexed, IndexedSamples) and len(indexed.sources) > 3
+    kw = dict(multicrop=small_crops, per_rank_batch=16, rank=1, world_size=2, seed=3, start_position=64)
+    a = list(build_loader(listed, **kw))[:4]
+    b = list(build_loader(indexed, workers=2, multiprocessing_context="fork", **kw))[:4]
+    assert len(a) == len(b) == 4
+    for x, y in zip(a, b, strict=True):
+        assert torch.equal(x.indices, y.indices) and x.corrupt == y.corrupt == 0
+        assert all(torch.equal(p, q) for p, q in zip(x.crops, y.crops, strict=True))
