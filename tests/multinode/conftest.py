@@ -211,6 +211,26 @@ def recovery(records: list[StepRecord], fault_at: float) -> tuple[float, int, in
     return first.time - fault_at, max(0, reached - (first.step - 1)), first.step
 
 
+def interruption(records: list[StepRecord], logs: dict[str, str], fault_at: float) -> tuple[float, int]:
+    """(longest stall of training after the fault, steps redone).
+
+    For faults after which training may go on for a while before the job regroups:
+    the stall is the longest gap between consecutive logged steps (from the fault on);
+    steps redone add up, for every resume after the fault, the highest step reached
+    before it minus the step it resumed from."""
+    times = [fault_at] + [r.time for r in records if r.time > fault_at]
+    stall = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+    redone = 0
+    seen: set[float] = set()
+    for at, _pod, step in resumes(logs):
+        if at <= fault_at or at in seen:
+            continue
+        seen.add(at)
+        reached = max((r.step for r in records if r.time < at), default=0)
+        redone = max(redone, reached - step)
+    return stall, redone
+
+
 def report(scenario: str, recovery_s: float, steps_lost: int, interval: int, record_property: Any, note: str = ""):
     entry = {"scenario": scenario, "recovery_s": recovery_s, "steps_lost": steps_lost, "interval": interval}
     if note:
