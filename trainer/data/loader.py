@@ -9,13 +9,15 @@ in order), so the worker count never changes what a rank sees.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from .dataset_index import IndexedSamples
 from .decode import DecodeError, decode_rgb, report_corrupt
@@ -86,10 +88,15 @@ class Batch:
         )
 
 
-def _read_images(samples: Samples, indices: np.ndarray) -> tuple[list[torch.Tensor], int]:
-    """Read the batch's samples together, decode each; unreadable ones borrow the next readable image."""
+def _read_images(
+    samples: Samples, indices: np.ndarray, encoded: list[bytes | BaseException] | None = None
+) -> tuple[list[torch.Tensor], int]:
+    """Decode the batch's samples (read together unless ``encoded`` is given);
+    unreadable ones borrow the next readable image."""
     images: list[torch.Tensor | None] = []
-    for i, data in zip(indices.tolist(), samples.read_many(indices), strict=True):
+    if encoded is None:
+        encoded = samples.read_many(indices)
+    for i, data in zip(indices.tolist(), encoded, strict=True):
         if isinstance(data, BaseException):  # missing/unreadable after retries: counted like a corrupt image
             report_corrupt(samples.url(i), f"read failed: {data!r}")
             images.append(None)
@@ -123,9 +130,13 @@ def load_batch(
     seed: int,
     epoch: int,
     step_in_epoch: int = 0,
+    encoded: list[bytes | BaseException] | None = None,
 ) -> Batch:
-    """Read, decode and multi-crop one rank batch (what a loader worker runs)."""
-    images, corrupt = _read_images(samples, rank_batch.indices)
+    """Read, decode and multi-crop one rank batch (what a loader worker runs).
+
+    ``encoded``: the batch's bytes when already read (by the read-ahead).
+    """
+    images, corrupt = _read_images(samples, rank_batch.indices, encoded)
     crops = multicrop_batch(images, rank_batch.indices, cfg, seed=seed, epoch=epoch)
     return Batch(
         crops=crops,
@@ -159,6 +170,7 @@ class _EpochBatches(Dataset[Batch]):
         self.position, self.world_size, self.per_rank_batch, self.rank = position, world_size, per_rank_batch, rank
         self.num_batches = steps_remaining(len(samples), position, world_size, per_rank_batch)
         self.first_step = position // global_batch_size(world_size, per_rank_batch)
+        self.read_ahead = _ReadAhead()
 
     def __len__(self) -> int:
         return self.num_batches
@@ -170,14 +182,57 @@ class _EpochBatches(Dataset[Batch]):
         return rank_batch(self.order, self.position, self.world_size, self.per_rank_batch, self.rank, j)
 
     def __getitem__(self, j: int) -> Batch:
+        plan = self.batch_plan(j)
+        encoded = self.read_ahead.take(j, lambda: self.samples.read_many(plan.indices))
+        # The DataLoader gives this worker batch j + num_workers next: read it while this one decodes.
+        info = get_worker_info()
+        following = j + (info.num_workers if info is not None else 1)
+        if following < self.num_batches:
+            indices = self.batch_plan(following).indices
+            self.read_ahead.start(following, lambda: self.samples.read_many(indices))
         return load_batch(
             self.samples,
-            self.batch_plan(j),
+            plan,
             self.cfg,
             seed=self.seed,
             epoch=self.epoch,
             step_in_epoch=self.first_step + j,
+            encoded=encoded,
         )
+
+
+class _ReadAhead:
+    """The next batch's reads, running in a daemon thread while the current batch decodes.
+
+    At most one read runs at a time (``take`` waits for it before the next
+    ``start``), so the sample table's caches are never used from two threads.
+    Per process: never pickled with its pending read.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[int, Future[list[bytes | BaseException]]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_pending": {}}
+
+    def take(self, key: int, read: Callable[[], list[bytes | BaseException]]) -> list[bytes | BaseException]:
+        future = self._pending.pop(key, None)
+        for stale in self._pending.values():  # out-of-order access: finish what runs, drop it
+            stale.exception()
+        self._pending.clear()
+        return future.result() if future is not None else read()
+
+    def start(self, key: int, read: Callable[[], list[bytes | BaseException]]) -> None:
+        future: Future[list[bytes | BaseException]] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(read())
+            except BaseException as err:  # surfaces in take(), in the worker's own thread
+                future.set_exception(err)
+
+        threading.Thread(target=run, name="seer-read-ahead", daemon=True).start()
+        self._pending[key] = future
 
 
 def _worker_init(_: int) -> None:

@@ -92,3 +92,27 @@ def test_reads_go_through_cat_ranges_of_the_sample_table(tmp_path, make_shard, m
     got = samples.read_many(np.arange(5))
     assert calls == [5]
     assert got == [samples.read(k) for k in range(5)]
+
+
+def test_the_next_batch_is_read_while_the_current_one_decodes(tmp_path, make_image, small_crops, monkeypatch):
+    from seer.trainer.data.loader import build_loader
+
+    for i in range(12):
+        (tmp_path / f"img{i:02d}.png").write_bytes(make_image(8, 8, seed=i))
+    samples = list_samples(str(tmp_path))
+    reads = []
+    original = type(samples).read_many
+
+    def spy(self, indices):
+        reads.append(sorted(int(i) for i in indices))
+        return original(self, indices)
+
+    monkeypatch.setattr(type(samples), "read_many", spy)
+    dataset = build_loader(samples, multicrop=small_crops, per_rank_batch=4).epoch_loader(0, 0).dataset
+    first = dataset[0]
+    assert 1 in dataset.read_ahead._pending  # batch 1's reads already started
+    second = dataset[1]
+    dataset.read_ahead._pending[2].result()  # batch 2's reads run in the background: wait for them
+    plan = [sorted(dataset.batch_plan(j).indices.tolist()) for j in range(3)]
+    assert reads[:3] == plan  # each batch read once, in order: 0 now, 1 and 2 ahead
+    assert first.indices.tolist() == dataset.batch_plan(0).indices.tolist() and second.corrupt == 0
