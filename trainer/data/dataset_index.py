@@ -320,7 +320,10 @@ def validate_manifest(
     every source's size and version; a file the URLs would now pick up that the
     index lacks is a change too.  New files in new sub-folders are not seen.
     """
-    if sorted(manifest.urls) != sorted(urls) or format not in ("auto", manifest.format):
+    same_urls = sorted(u.rstrip("/") for u in manifest.urls) == sorted(u.rstrip("/") for u in urls)
+    # "auto" picks the only kind present (both kinds under one URL is an error), so it matches either.
+    same_format = "auto" in (format, manifest.format) or format == manifest.format
+    if not (same_urls and same_format):
         raise StaleIndexError(
             f"the index at {index_url} was built for {list(manifest.urls)} (format {manifest.format}), "
             f"not for data.sources {list(urls)} (format {format}); {_rebuild_hint(urls, index_url)}"

@@ -179,3 +179,11 @@ def test_a_loader_over_the_index_yields_what_it_yields_over_a_listing(tmp_path, 
     for x, y in zip(a, b, strict=True):
         assert torch.equal(x.indices, y.indices) and x.corrupt == y.corrupt == 0
         assert all(torch.equal(p, q) for p, q in zip(x.crops, y.crops, strict=True))
+
+
+def test_an_index_matches_the_same_urls_with_a_trailing_slash_and_a_compatible_format(shards):
+    build_index(str(shards) + "/")
+    assert isinstance(samples_from_spec(spec([str(shards)], fmt="webdataset")), IndexedSamples)
+    build_index(str(shards), format="webdataset")
+    with pytest.raises(StaleIndexError, match="format"):
+        samples_from_spec(spec([str(shards)], fmt="images"))
