@@ -135,20 +135,24 @@ def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
 
 
 def _metrics_ports(job: SeerJob) -> list[dict[str, Any]]:
-    m = job.spec.metrics
-    if not m.enabled or m.port == 0:
+    metrics = job.spec.metrics
+    if not metrics.enabled or metrics.port == 0:
         return []
     return [
-        {"name": "metrics" if r == 0 else f"metrics-{r}", "containerPort": m.port + r, "protocol": "TCP"}
-        for r in range(job.spec.resources.procs_per_node)
+        {
+            "name": "metrics" if local_rank == 0 else f"metrics-{local_rank}",
+            "containerPort": metrics.port + local_rank,
+            "protocol": "TCP",
+        }
+        for local_rank in range(job.spec.resources.procs_per_node)
     ]
 
 
 def _resources(job: SeerJob) -> dict[str, Any]:
-    r = job.spec.resources
-    amounts: dict[str, Any] = {"cpu": r.cpu, "memory": r.memory}
-    if r.gpus_per_node:
-        amounts["nvidia.com/gpu"] = str(r.gpus_per_node)
+    resources = job.spec.resources
+    amounts: dict[str, Any] = {"cpu": resources.cpu, "memory": resources.memory}
+    if resources.gpus_per_node:
+        amounts["nvidia.com/gpu"] = str(resources.gpus_per_node)
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
@@ -164,7 +168,7 @@ _SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]
 
 def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any]:
     """The worker pod of node slot ``slot``, created at restart count ``restart``."""
-    r = job.spec.resources
+    resources = job.spec.resources
     labels = {**_labels(job, ROLE_WORKER), LABEL_SLOT: str(slot), LABEL_RESTART: str(restart)}
     spec: dict[str, Any] = {
         "restartPolicy": "Never",  # the operator decides about restarts, not the kubelet
@@ -186,12 +190,12 @@ def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any
         # NCCL and data-loader workers need more shared memory than the runtime's 64 MiB.
         "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
     }
-    if r.node_selector:
-        spec["nodeSelector"] = dict(r.node_selector)
-    if r.tolerations:
+    if resources.node_selector:
+        spec["nodeSelector"] = dict(resources.node_selector)
+    if resources.tolerations:
         spec["tolerations"] = _tolerations(job)
-    if r.priority_class_name:
-        spec["priorityClassName"] = r.priority_class_name
+    if resources.priority_class_name:
+        spec["priorityClassName"] = resources.priority_class_name
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -205,7 +209,7 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
 
     No node selector (it needs no GPU); the job's tolerations and priority class, so
     it is not preempted before the workers it serves."""
-    r = job.spec.resources
+    resources = job.spec.resources
     spec: dict[str, Any] = {
         "restartPolicy": "Always",
         "enableServiceLinks": False,
@@ -225,10 +229,10 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
             }
         ],
     }
-    if r.tolerations:
+    if resources.tolerations:
         spec["tolerations"] = _tolerations(job)
-    if r.priority_class_name:
-        spec["priorityClassName"] = r.priority_class_name
+    if resources.priority_class_name:
+        spec["priorityClassName"] = resources.priority_class_name
     name = rendezvous_name(job.name)
     return {
         "apiVersion": "v1",

@@ -33,7 +33,7 @@ def build_appdef(
     cpus: int | None = None,
 ) -> specs.AppDef:
     """The AppDef for ``job``. ``run_dir`` is required for local runs (logs, progress)."""
-    r = job.spec.resources
+    resources = job.spec.resources
     env = worker_env(job, target=target, restart_count=restart_count, run_dir=run_dir, attempt=attempt, cpus=cpus)
     if target == "local":
         entrypoint, *args = local_command(job, python)
@@ -41,7 +41,7 @@ def build_appdef(
     else:
         entrypoint, image = "torchrun", worker_image(job)
         args = torchrun_args(job, target)
-    mem_mb = _quantity_to_mb(r.memory)
+    mem_mb = _quantity_to_mb(resources.memory)
     port_map = {"metrics": job.spec.metrics.port} if job.spec.metrics.enabled and job.spec.metrics.port else {}
     role = specs.Role(
         name=ROLE,
@@ -49,10 +49,10 @@ def build_appdef(
         entrypoint=entrypoint,
         args=args,
         env=env,
-        num_replicas=1 if target == "local" else r.nodes.max,
-        min_replicas=None if target == "local" else r.nodes.min,
+        num_replicas=1 if target == "local" else resources.nodes.max,
+        min_replicas=None if target == "local" else resources.nodes.min,
         max_retries=0,
-        resource=specs.Resource(cpu=max(1, int(cpu_cores(r.cpu))), gpu=r.gpus_per_node, memMB=mem_mb),
+        resource=specs.Resource(cpu=max(1, int(cpu_cores(resources.cpu))), gpu=resources.gpus_per_node, memMB=mem_mb),
         port_map=port_map,
     )
     return specs.AppDef(name=job.name, roles=[role], metadata={ANNOTATION_SPEC_HASH: job.spec_hash()})

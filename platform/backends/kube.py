@@ -32,23 +32,23 @@ def _ts(text: str | None) -> float | None:
 
 def status_of(doc: dict[str, Any]) -> JobStatus:
     """A SeerJob document (with the operator's status) as seerctl's JobStatus."""
-    st = SeerJobStatus.from_document(doc.get("status"))
-    phase = st.phase.value if hasattr(st.phase, "value") else str(st.phase)
-    cond = st.condition(phase)
+    status = SeerJobStatus.from_document(doc.get("status"))
+    phase = status.phase.value if hasattr(status.phase, "value") else str(status.phase)
+    condition = status.condition(phase)
     return JobStatus(
         name=doc["metadata"]["name"],
         scheduler="kubernetes",
         phase=phase,
-        reason=cond.reason if cond else "",
-        message=cond.message if cond else "",
-        step=st.step,
-        last_checkpoint_step=st.last_checkpoint_step,
-        last_checkpoint_time=_ts(st.last_checkpoint_time),
-        start_time=_ts(st.start_time) or _ts(doc["metadata"].get("creationTimestamp")),
-        completion_time=_ts(st.completion_time),
-        restarts=st.restarts,
-        nodes_ready=st.nodes_ready,
-        nodes_desired=st.nodes_desired,
+        reason=condition.reason if condition else "",
+        message=condition.message if condition else "",
+        step=status.step,
+        last_checkpoint_step=status.last_checkpoint_step,
+        last_checkpoint_time=_ts(status.last_checkpoint_time),
+        start_time=_ts(status.start_time) or _ts(doc["metadata"].get("creationTimestamp")),
+        completion_time=_ts(status.completion_time),
+        restarts=status.restarts,
+        nodes_ready=status.nodes_ready,
+        nodes_desired=status.nodes_desired,
         namespace=doc["metadata"].get("namespace"),
     )
 

@@ -31,7 +31,7 @@ from seer.platform.worker import local_command
 
 def local_status(run: RunDir) -> JobStatus:
     state = run.read_state() or RunState(name=run.name)
-    st = JobStatus(
+    status = JobStatus(
         name=run.name,
         scheduler="local",
         phase=effective_phase(state),
@@ -41,26 +41,26 @@ def local_status(run: RunDir) -> JobStatus:
         completion_time=state.completion_time,
         restarts=state.restarts,
     )
-    if st.phase != state.phase:
-        st.reason, st.message = "SupervisorLost", f"supervisor pid {state.supervisor_pid} is gone"
-    for ev in run.events():
-        kind = ev.get("type")
+    if status.phase != state.phase:
+        status.reason, status.message = "SupervisorLost", f"supervisor pid {state.supervisor_pid} is gone"
+    for event in run.events():
+        kind = event.get("type")
         if kind == "start":
-            st.total_steps = ev.get("total_steps")
+            status.total_steps = event.get("total_steps")
         elif kind == "step":
-            st.step, st.epoch, st.loss, st.images_per_s = (
-                ev.get("step"),
-                ev.get("epoch"),
-                ev.get("loss"),
-                ev.get("images_per_s"),
+            status.step, status.epoch, status.loss, status.images_per_s = (
+                event.get("step"),
+                event.get("epoch"),
+                event.get("loss"),
+                event.get("images_per_s"),
             )
         elif kind == "checkpoint":
-            st.last_checkpoint_step, st.last_checkpoint_time = ev.get("step"), ev.get("time")
+            status.last_checkpoint_step, status.last_checkpoint_time = event.get("step"), event.get("time")
         elif kind == "eval":
-            st.extra["eval"] = ev.get("results")
+            status.extra["eval"] = event.get("results")
         elif kind == "end":
-            st.step = ev.get("step", st.step)
-    return st
+            status.step = event.get("step", status.step)
+    return status
 
 
 class LocalBackend:

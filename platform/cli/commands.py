@@ -103,7 +103,7 @@ def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
         return 0
     app = build_appdef(job, target="local", run_dir=RunDir.for_job(job.name).path)
     role = app.roles[0]
-    env = {k: ("<the job document as JSON>" if k == ENV_JOB_SPEC else v) for k, v in role.env.items()}
+    env = {key: ("<the job document as JSON>" if key == ENV_JOB_SPEC else value) for key, value in role.env.items()}
     plan = {
         "scheduler": "local_cwd (TorchX)",
         "app": app.name,
@@ -116,11 +116,11 @@ def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
     if output in ("json", "yaml"):
         print(dump(plan, output))
     else:
-        c = console()
-        c.print(f"[bold]dry run[/]: would start {escape(app.name)} on this machine (nothing started)")
-        c.print("  " + escape(" ".join(plan["command"])))
-        for k, v in env.items():
-            c.print(f"  {k}={escape(str(v))}")
+        out = console()
+        out.print(f"[bold]dry run[/]: would start {escape(app.name)} on this machine (nothing started)")
+        out.print("  " + escape(" ".join(plan["command"])))
+        for key, value in env.items():
+            out.print(f"  {key}={escape(str(value))}")
     return 0
 
 
@@ -128,10 +128,10 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
     """Follow a job until it ends; a live progress display on a terminal, lines otherwise."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    c = console()
-    interactive = c.is_terminal and not quiet
+    out = console()
+    interactive = out.is_terminal and not quiet
     last_step = None
-    st = backend.status(name)
+    status = backend.status(name)
     if interactive:
         progress = Progress(
             TextColumn("[bold]{task.fields[phase]}[/]"),
@@ -142,63 +142,64 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            console=c,
+            console=out,
             transient=False,
         )
         with progress:
-            task = progress.add_task(name, total=None, phase=st.phase, loss="-", ips="-", steps="-")
+            task = progress.add_task(name, total=None, phase=status.phase, loss="-", ips="-", steps="-")
             while True:
-                st = backend.status(name)
+                status = backend.status(name)
                 progress.update(
                     task,
-                    total=st.total_steps,
-                    completed=st.step or 0,
-                    phase=st.phase,
-                    loss=_fmt(st.loss, ".4f"),
-                    ips=_fmt(st.images_per_s, ".1f"),
-                    steps=f"{_fmt(st.step)}/{_fmt(st.total_steps)}",
+                    total=status.total_steps,
+                    completed=status.step or 0,
+                    phase=status.phase,
+                    loss=_fmt(status.loss, ".4f"),
+                    ips=_fmt(status.images_per_s, ".1f"),
+                    steps=f"{_fmt(status.step)}/{_fmt(status.total_steps)}",
                 )
-                if st.phase in ("Succeeded", "Failed", "Cancelled"):
+                if status.phase in ("Succeeded", "Failed", "Cancelled"):
                     break
                 time.sleep(poll)
     else:
         while True:
-            st = backend.status(name)
-            if not quiet and st.step is not None and st.step != last_step:
-                last_step = st.step
-                c.print(
-                    f"{name}: {st.phase} step {st.step}/{_fmt(st.total_steps)} loss {_fmt(st.loss, '.4f')} "
-                    f"{_fmt(st.images_per_s, '.1f')} img/s restarts {st.restarts}"
+            status = backend.status(name)
+            if not quiet and status.step is not None and status.step != last_step:
+                last_step = status.step
+                out.print(
+                    f"{name}: {status.phase} step {status.step}/{_fmt(status.total_steps)} "
+                    f"loss {_fmt(status.loss, '.4f')} {_fmt(status.images_per_s, '.1f')} img/s "
+                    f"restarts {status.restarts}"
                 )
-            if st.phase in ("Succeeded", "Failed", "Cancelled"):
+            if status.phase in ("Succeeded", "Failed", "Cancelled"):
                 break
             time.sleep(poll)
-    _print_final(st, backend)
-    return 0 if st.phase == "Succeeded" else 1
+    _print_final(status, backend)
+    return 0 if status.phase == "Succeeded" else 1
 
 
-def _print_final(st: JobStatus, backend: Backend) -> None:
-    c = console()
-    style = "green" if st.phase == "Succeeded" else "red"
-    c.print(
-        f"[{style}]{escape(st.name)} {st.phase}[/]"
-        + (f": {escape(st.reason)} {escape(st.message)}" if st.phase != "Succeeded" else "")
+def _print_final(status: JobStatus, backend: Backend) -> None:
+    out = console()
+    style = "green" if status.phase == "Succeeded" else "red"
+    out.print(
+        f"[{style}]{escape(status.name)} {status.phase}[/]"
+        + (f": {escape(status.reason)} {escape(status.message)}" if status.phase != "Succeeded" else "")
     )
-    c.print(
-        f"  step {_fmt(st.step)}  loss {_fmt(st.loss, '.4f')}  {_fmt(st.images_per_s, '.1f')} img/s  "
-        f"restarts {st.restarts}  last checkpoint step {_fmt(st.last_checkpoint_step)}"
+    out.print(
+        f"  step {_fmt(status.step)}  loss {_fmt(status.loss, '.4f')}  {_fmt(status.images_per_s, '.1f')} img/s  "
+        f"restarts {status.restarts}  last checkpoint step {_fmt(status.last_checkpoint_step)}"
     )
-    ev = st.extra.get("eval")
-    if ev:
-        c.print("  " + escape(_eval_line(ev)))
+    evaluation = status.extra.get("eval")
+    if evaluation:
+        out.print("  " + escape(_eval_line(evaluation)))
 
 
-def _eval_line(ev: dict[str, Any]) -> str:
+def _eval_line(evaluation: dict[str, Any]) -> str:
     parts = []
     for key, label in (("ssl", "SSL"), ("random_init", "random init")):
-        if key in ev:
-            r = ev[key]
-            parts.append(f"{label}: kNN {r['knn_top1']:.1%} linear {r['linear_top1']:.1%}")
+        if key in evaluation:
+            result = evaluation[key]
+            parts.append(f"{label}: kNN {result['knn_top1']:.1%} linear {result['linear_top1']:.1%}")
     return "evaluation on held-out labels — " + " | ".join(parts)
 
 
@@ -207,33 +208,33 @@ def _eval_line(ev: dict[str, Any]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    st = backend.status(args.name)
+    status = backend.status(args.name)
     if args.output == "json":
-        print(json.dumps(st.to_dict(), indent=2, default=str))
+        print(json.dumps(status.to_dict(), indent=2, default=str))
         return 0
-    t = Table(show_header=False, box=None)
+    table = Table(show_header=False, box=None)
     rows = [
-        ("name", st.name),
-        ("scheduler", st.scheduler),
-        ("phase", st.phase + (f" ({st.reason})" if st.reason else "")),
-        ("message", st.message or "-"),
-        ("step", f"{_fmt(st.step)} / {_fmt(st.total_steps)}"),
-        ("epoch", _fmt(st.epoch)),
-        ("loss", _fmt(st.loss, ".4f")),
-        ("images/s", _fmt(st.images_per_s, ".1f")),
-        ("last checkpoint", f"step {_fmt(st.last_checkpoint_step)} at {_when(st.last_checkpoint_time)}"),
-        ("restarts", str(st.restarts)),
-        ("started", _when(st.start_time)),
-        ("finished", _when(st.completion_time)),
+        ("name", status.name),
+        ("scheduler", status.scheduler),
+        ("phase", status.phase + (f" ({status.reason})" if status.reason else "")),
+        ("message", status.message or "-"),
+        ("step", f"{_fmt(status.step)} / {_fmt(status.total_steps)}"),
+        ("epoch", _fmt(status.epoch)),
+        ("loss", _fmt(status.loss, ".4f")),
+        ("images/s", _fmt(status.images_per_s, ".1f")),
+        ("last checkpoint", f"step {_fmt(status.last_checkpoint_step)} at {_when(status.last_checkpoint_time)}"),
+        ("restarts", str(status.restarts)),
+        ("started", _when(status.start_time)),
+        ("finished", _when(status.completion_time)),
     ]
-    if st.nodes_desired is not None:
-        rows.insert(3, ("nodes", f"{_fmt(st.nodes_ready)}/{st.nodes_desired}"))
-    for k, v in rows:
-        t.add_row(f"[bold]{k}[/]", escape(str(v)))
-    ev = st.extra.get("eval")
-    if ev:
-        t.add_row("[bold]evaluation[/]", escape(_eval_line(ev)))
-    console().print(t)
+    if status.nodes_desired is not None:
+        rows.insert(3, ("nodes", f"{_fmt(status.nodes_ready)}/{status.nodes_desired}"))
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/]", escape(str(value)))
+    evaluation = status.extra.get("eval")
+    if evaluation:
+        table.add_row("[bold]evaluation[/]", escape(_eval_line(evaluation)))
+    console().print(table)
     return 0
 
 
@@ -241,23 +242,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     backend = _backend(args)
     jobs = backend.list()
     if args.output == "json":
-        print(json.dumps([j.to_dict() for j in jobs], indent=2, default=str))
+        print(json.dumps([job.to_dict() for job in jobs], indent=2, default=str))
         return 0
     if not jobs:
         console().print(f"no jobs on the {backend.name} scheduler")
         return 0
-    t = Table("NAME", "PHASE", "STEP", "LOSS", "RESTARTS", "LAST CKPT", "STARTED")
-    for j in jobs:
-        t.add_row(
-            escape(j.name),
-            j.phase,
-            f"{_fmt(j.step)}/{_fmt(j.total_steps)}",
-            _fmt(j.loss, ".4f"),
-            str(j.restarts),
-            _fmt(j.last_checkpoint_step),
-            _when(j.start_time),
+    table = Table("NAME", "PHASE", "STEP", "LOSS", "RESTARTS", "LAST CKPT", "STARTED")
+    for job in jobs:
+        table.add_row(
+            escape(job.name),
+            job.phase,
+            f"{_fmt(job.step)}/{_fmt(job.total_steps)}",
+            _fmt(job.loss, ".4f"),
+            str(job.restarts),
+            _fmt(job.last_checkpoint_step),
+            _when(job.start_time),
         )
-    console().print(t)
+    console().print(table)
     return 0
 
 
