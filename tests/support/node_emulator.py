@@ -317,7 +317,11 @@ class NodeEmulator:
         }
 
     def alive(self, pod_name: str) -> bool:
-        run = self.run_of(pod_name)
+        """Whether the pod's container process runs now (False before it is scheduled)."""
+        try:
+            run = self.run_of(pod_name)
+        except KeyError:
+            return False
         return run.proc is not None and run.proc.poll() is None
 
     def kill_pod(self, pod_name: str, reason: str = "OOMKilled") -> None:
@@ -336,6 +340,7 @@ class NodeEmulator:
             self.network.set_link(node, False)
             node.lost = True
             run.injected_reason = "NodeLost"
+            run.finished = True  # the node controller reports it, not the (dead) kubelet
             run.events.append((time.time(), "node lost"))
             self._signal(run, signal.SIGKILL)
         message = f"node {node.name} which was running pod {pod_name} is unresponsive"
@@ -357,7 +362,6 @@ class NodeEmulator:
                 ],
             },
         )
-        run.finished = True
         return node
 
     def partition(self, pod_name: str, seconds: float) -> Node:
