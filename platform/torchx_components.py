@@ -4,7 +4,9 @@ NOTE: no ``from __future__ import annotations`` here: TorchX decodes command-lin
 arguments from the real annotation types, and string annotations defeat it.
 
 ``torchx run -s local_cwd seer.train --job_file examples/quickstart.yaml`` runs a
-job without ``seerctl``; ``seerctl submit`` builds the same AppDef. Validation errors
+job without ``seerctl``; ``seerctl``'s local supervisor builds the same AppDef, and on
+Kubernetes (``-s kubernetes``) our scheduler creates the same SeerJob ``seerctl submit``
+does (``seer.platform.kube.resource``). Validation errors
 surface as TorchX component errors carrying the same message ``seerctl`` prints.
 """
 
@@ -30,6 +32,6 @@ def train(job_file: str, target: str = "local", run_dir: str = "") -> specs.AppD
     if target == "local":
         from seer.platform.runs import RunDir
 
-        rd = Path(run_dir) if run_dir else RunDir.for_job(job.name).path
-        return build_appdef(job, target="local", run_dir=rd)
+        local_run_dir = Path(run_dir) if run_dir else RunDir.for_job(job.name).path
+        return build_appdef(job, target="local", run_dir=local_run_dir)
     return build_appdef(job, target="kubernetes")
