@@ -85,7 +85,9 @@ def test_flip_mirrors_the_same_crop():
     flipped = dataclasses.replace(plain, flip_prob=1.0)
     imgs = images(3)
     for a, b in zip(
-        multicrop(imgs, np.arange(3), plain, seed=0, epoch=0), multicrop(imgs, np.arange(3), flipped, seed=0, epoch=0), strict=False
+        multicrop(imgs, np.arange(3), plain, seed=0, epoch=0),
+        multicrop(imgs, np.arange(3), flipped, seed=0, epoch=0),
+        strict=False,
     ):
         torch.testing.assert_close(a.flip(-1), b)
 
