@@ -31,7 +31,7 @@ from seer.operators.children import (
 from seer.operators.failures import classify_pod_failure, failure_time
 from seer.platform.contract import LABEL_RESTART, LABEL_ROLE, LABEL_SLOT, ROLE_RENDEZVOUS, ROLE_WORKER
 from seer.platform.kube.status import Condition, Phase, SeerJobStatus, rfc3339
-from seer.platform.restart_policy import Failure, jitter_rng, never_retried, verdict
+from seer.platform.restart_policy import Failure, Verdict, jitter_rng, never_retried, verdict
 from seer.platform.spec import SeerJob
 
 
@@ -190,26 +190,6 @@ def _stop_all(pods: list[dict[str, Any]], job: SeerJob, *, keep_finished: bool) 
     return out
 
 
-_REGROUP_MESSAGE = (
-    "the rendezvous store was lost; its replacement starts empty and the workers' torchrun agents cannot "
-    "reconnect to it (their exit barrier and any re-rendezvous would hang), so the workers write a final "
-    "checkpoint and are recreated against the new store (restart {restarts})"
-)
-
-
-def _regroup_workers(job: SeerJob, newest: dict[int, dict[str, Any]]) -> list[Deletion]:
-    """Graceful deletion (final checkpoint) of every live worker, after the rendezvous
-    pod was lost. Found by tests/multinode: training itself goes on (the workers'
-    bootstrap store is rank 0's agent), but the agents hold connections to the dead
-    store, so the finished job never exits and a later peer loss cannot re-rendezvous.
-    The replacements come from the normal path (a slot without a pod), one restart later."""
-    return [
-        Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job))
-        for pod in newest.values()
-        if not _terminating(pod) and not _finished(pod)
-    ]
-
-
 def desired_children(
     job: SeerJob,
     uid: str,
@@ -269,19 +249,19 @@ def desired_children(
     # below, per replacement, so only causes that are never retried fail the job here.
     failures: dict[int, tuple[dict[str, Any], Failure]] = {}
     for slot, pod in sorted(newest.items()):
-        fc = classify_pod_failure(pod)
-        if fc is None:
+        failure = classify_pod_failure(pod)
+        if failure is None:
             continue
-        refused = never_retried(fc, spec.restart)
+        refused = never_retried(failure, spec.restart)
         if refused is not None:
             return finish(
                 Phase.failed, refused.reason, refused.message, delete=_stop_all(all_pods, job, keep_finished=True)
             )
-        failures[slot] = (pod, fc)
+        failures[slot] = (pod, failure)
 
     if spec.suspend:
         stopping = _stop_all(all_pods, job, keep_finished=False)
-        remaining = len([p for p in all_pods])
+        remaining = len(all_pods)
         message = (
             f"suspended: stopping {remaining} pod(s) after a final checkpoint"
             if remaining
@@ -289,89 +269,158 @@ def desired_children(
         )
         return finish(Phase.suspended, "SuspendRequested", message, delete=stopping)
 
-    create: list[dict[str, Any]] = []
-    delete: list[Deletion] = []
-    causes: list[str] = []
-    requeue: float | None = None
-
-    # Rendezvous: one Service, one pod; replaced when lost (the pod restarts in place otherwise).
-    name = rendezvous_name(job.name)
-    if not any(_meta(s).get("name") == name for s in observed.services):
-        create.append(rendezvous_service(job, uid))
-    live_rdzv = [p for p in rdzv_pods if not _terminating(p)]
-    if not rdzv_pods:
-        create.append(rendezvous_pod(job, uid))
-    for pod in live_rdzv:
-        if _finished(pod):
-            delete.append(Deletion("Pod", _meta(pod)["name"]))
-            events.append(JobEvent("Warning", "RendezvousReplaced", f"rendezvous pod {name} stopped; recreating it"))
-    if any(_finished(p) for p in live_rdzv):  # the store is gone: torchrun agents cannot reconnect to its replacement
+    create, delete, rendezvous_events = _rendezvous_changes(job, uid, observed.services, rdzv_pods)
+    events.extend(rendezvous_events)
+    if rendezvous_events:  # the store is gone: torchrun agents cannot reconnect to its replacement
         regroup = _regroup_workers(job, newest)
         if regroup:
             restarts += 1
             delete.extend(regroup)
             events.append(JobEvent("Warning", "WorkersRegrouping", _REGROUP_MESSAGE.format(restarts=restarts)))
+    delete.extend(_superseded_workers(job, slots))
+    create.extend(worker_pod(job, uid, slot, restarts) for slot in range(nodes.max) if slot not in newest)
 
-    # Superseded pods (an older restart of a slot) and slots beyond nodes.max go away.
-    for slot, pods in slots.by_slot.items():
-        stale = pods[:-1] if slot < nodes.max else pods
-        delete.extend(
-            Deletion("Pod", _meta(p)["name"], grace_period_seconds(job)) for p in stale if not _terminating(p)
+    replaced = _replace_failed(job, uid, failures, restarts, now)
+    restarts = replaced.restarts
+    create.extend(replaced.create)
+    delete.extend(replaced.delete)
+    events.extend(replaced.events)
+    if replaced.budget_spent is not None:
+        return finish(
+            Phase.failed,
+            replaced.budget_spent.reason,
+            replaced.budget_spent.message,
+            delete=_stop_all(all_pods, job, keep_finished=True),
+            causes=replaced.causes,
         )
 
-    for slot in range(nodes.max):
-        if slot not in newest:
-            create.append(worker_pod(job, uid, slot, restarts))
+    phase, reason, message = _steady_phase(ready, nodes.min, nodes.max, bool(failures), Phase(prev.phase))
+    return finish(
+        phase,
+        reason,
+        message,
+        create=create,
+        delete=delete,
+        desired=nodes.max,
+        causes=replaced.causes,
+        requeue=replaced.requeue_after,
+    )
 
-    budget_spent = None
-    for slot, (pod, fc) in sorted(failures.items()):
+
+def _rendezvous_changes(
+    job: SeerJob, uid: str, services: tuple[dict[str, Any], ...], rdzv_pods: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[Deletion], list[JobEvent]]:
+    """One Service and one pod; a stopped pod is replaced (a running one restarts in place)."""
+    create: list[dict[str, Any]] = []
+    delete: list[Deletion] = []
+    events: list[JobEvent] = []
+    name = rendezvous_name(job.name)
+    if not any(_meta(s).get("name") == name for s in services):
+        create.append(rendezvous_service(job, uid))
+    if not rdzv_pods:
+        create.append(rendezvous_pod(job, uid))
+    for pod in rdzv_pods:
+        if not _terminating(pod) and _finished(pod):
+            delete.append(Deletion("Pod", _meta(pod)["name"]))
+            events.append(JobEvent("Warning", "RendezvousReplaced", f"rendezvous pod {name} stopped; recreating it"))
+    return create, delete, events
+
+
+_REGROUP_MESSAGE = (
+    "the rendezvous store was lost; its replacement starts empty and the workers' torchrun agents cannot "
+    "reconnect to it (their exit barrier and any re-rendezvous would hang), so the workers write a final "
+    "checkpoint and are recreated against the new store (restart {restarts})"
+)
+
+
+def _regroup_workers(job: SeerJob, newest: dict[int, dict[str, Any]]) -> list[Deletion]:
+    """Graceful deletion (final checkpoint) of every live worker, after the rendezvous
+    pod was lost. Found by tests/multinode: training itself goes on (the workers'
+    bootstrap store is rank 0's agent), but the agents hold connections to the dead
+    store, so the finished job never exits and a later peer loss cannot re-rendezvous.
+    The replacements come from the normal path (a slot without a pod), one restart later."""
+    return [
+        Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job))
+        for pod in newest.values()
+        if not _terminating(pod) and not _finished(pod)
+    ]
+
+
+def _superseded_workers(job: SeerJob, slots: _Slots) -> list[Deletion]:
+    """Older restarts of a slot, and every pod of a slot beyond ``nodes.max``."""
+    nodes_max = job.spec.resources.nodes.max
+    return [
+        Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job))
+        for slot, pods in slots.by_slot.items()
+        for pod in (pods[:-1] if slot < nodes_max else pods)
+        if not _terminating(pod)
+    ]
+
+
+@dataclass
+class _Replacements:
+    restarts: int
+    create: list[dict[str, Any]] = field(default_factory=list)
+    delete: list[Deletion] = field(default_factory=list)
+    events: list[JobEvent] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)
+    requeue_after: float | None = None
+    budget_spent: Verdict | None = None
+
+
+def _replace_failed(
+    job: SeerJob,
+    uid: str,
+    failures: dict[int, tuple[dict[str, Any], Failure]],
+    restarts: int,
+    now: datetime,
+) -> _Replacements:
+    """Replace each retryable failed worker once its backoff has passed, slot by slot,
+    until the restart budget is spent (the restart policy decides each one)."""
+    out = _Replacements(restarts)
+    for slot, (pod, failure) in sorted(failures.items()):
         # Seeded by (job uid, restart number): every reconcile computes the same jittered wait.
-        decision = verdict(fc, restarts, spec.restart, jitter_rng(uid, restarts))
+        decision = verdict(failure, restarts, job.spec.restart, jitter_rng(uid, restarts))
         if decision.action == "fail":
-            budget_spent = decision
+            out.budget_spent = decision
             break
         delay = decision.backoff_seconds
         failed_at = failure_time(pod) or now
         wait = (failed_at + timedelta(seconds=delay) - now).total_seconds()
         if wait > 0:
-            requeue = wait if requeue is None else min(requeue, wait)
-            events.append(JobEvent("Normal", "BackingOff", f"{fc.message}; replacing it in {wait:.0f}s (backoff)"))
+            out.requeue_after = wait if out.requeue_after is None else min(out.requeue_after, wait)
+            out.events.append(
+                JobEvent("Normal", "BackingOff", f"{failure.message}; replacing it in {wait:.0f}s (backoff)")
+            )
             continue
         restarts += 1
         replacement = worker_pod(job, uid, slot, restarts)
-        create.append(replacement)
+        out.create.append(replacement)
         if not _terminating(pod):
-            delete.append(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)))
-        causes.append(fc.cause.value if fc.cause else "unknown")
-        events.append(
+            out.delete.append(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)))
+        out.causes.append(failure.cause.value if failure.cause else "unknown")
+        out.events.append(
             JobEvent(
                 "Warning",
-                f"Worker{fc.reason}",
-                f"{fc.message}; replaced by {replacement['metadata']['name']} "
-                f"(restart {restarts} of {spec.restart.max_restarts})",
+                f"Worker{failure.reason}",
+                f"{failure.message}; replaced by {replacement['metadata']['name']} "
+                f"(restart {restarts} of {job.spec.restart.max_restarts})",
             )
         )
-    if budget_spent is not None:
-        return finish(
-            Phase.failed,
-            budget_spent.reason,
-            budget_spent.message,
-            delete=_stop_all(all_pods, job, keep_finished=True),
-            causes=causes,
-        )
+    out.restarts = restarts
+    return out
 
-    if ready >= nodes.min:
-        phase, reason = Phase.running, "WorkersReady"
-        message = f"running on {ready} of {nodes.max} nodes (min {nodes.min})"
-    elif failures or Phase(prev.phase) in (Phase.running, Phase.restarting):
-        phase, reason = Phase.restarting, "WorkersLost" if failures else "WaitingForWorkers"
-        message = f"{ready} of {nodes.min} required workers ready; replacing lost workers"
-    else:
-        phase, reason = Phase.pending, "WaitingForWorkers"
-        message = f"{ready} of {nodes.min} required workers ready"
-    return finish(
-        phase, reason, message, create=create, delete=delete, desired=nodes.max, causes=causes, requeue=requeue
-    )
+
+def _steady_phase(
+    ready: int, nodes_min: int, nodes_max: int, workers_failed: bool, previous: Phase
+) -> tuple[Phase, str, str]:
+    """Running with at least ``nodes.min`` ready workers; else Restarting after losses, Pending before."""
+    if ready >= nodes_min:
+        return Phase.running, "WorkersReady", f"running on {ready} of {nodes_max} nodes (min {nodes_min})"
+    if workers_failed or previous in (Phase.running, Phase.restarting):
+        reason = "WorkersLost" if workers_failed else "WaitingForWorkers"
+        return Phase.restarting, reason, f"{ready} of {nodes_min} required workers ready; replacing lost workers"
+    return Phase.pending, "WaitingForWorkers", f"{ready} of {nodes_min} required workers ready"
 
 
 def _current_reason(status: SeerJobStatus) -> str:
