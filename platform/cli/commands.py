@@ -357,7 +357,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if sizing:
         console().print(
             f"per-GPU batch {args.batch} (2x224 + 4x96 crops), {args.gpus} GPU(s) of {args.gpu_memory}, "
-            f"{args.precision}; estimates, see docs/trainer.md"
+            f"{args.precision}; estimates, see docs/parallelism.md"
         )
     return 0
 
