@@ -316,7 +316,9 @@ def apply_parallelism(
     activation checkpointing, build the mesh and wrap ``model`` in place. Collective when a
     process group exists (every rank calls it; all reach the same plan from the same spec).
 
-    ``device_bytes`` overrides the device's memory (tests; None: read it from CUDA)."""
+    ``device_bytes`` overrides the device's memory (tests; None: read it from CUDA). The
+    choice is also left on ``model.parallel_choice`` so that whoever reports the run can
+    export it (:func:`export_choice`, ``ParallelChoice.as_fields()`` for an event)."""
     training = job.spec.training
     world = dist.get_world_size() if dist.is_initialized() else 1
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
@@ -356,6 +358,7 @@ def apply_parallelism(
         resolutions=len(set(crops.sizes)),
     )
     choice = ParallelChoice(plan, mesh)
+    model.parallel_choice = choice  # type: ignore[assignment]  # for the reporter: export_choice / events
     log.info(
         "parallelism %s (shard %d x replicate %d): %s", plan.kind, plan.shard_size, plan.replicate_size, plan.reason
     )

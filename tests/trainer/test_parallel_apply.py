@@ -45,7 +45,7 @@ def _checkpointed_blocks(model: SwAVModel) -> int:
 def test_one_cpu_process_gets_the_plain_module_with_channels_last_weights() -> None:
     model = _model()
     choice = apply_parallelism(model, _job(), torch.device("cpu"))
-    assert choice.plan.kind == "none" and choice.mesh is None
+    assert choice.plan.kind == "none" and choice.mesh is None and model.parallel_choice is choice
     assert not isinstance(model, FSDPModule) and _checkpointed_blocks(model) == 0
     conv = model.trunk.stem[0].weight
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
