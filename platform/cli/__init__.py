@@ -138,6 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("bf16", "fp16", "fp32"), default="bf16", help="compute precision")
     _add_output(p)
 
+    p = sub.add_parser("data", help="dataset tools (build a dataset's sample index once, next to the data)")
+    data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    q = data_sub.add_parser(
+        "index",
+        help="build the sample index of a dataset once, next to the data",
+        description="Scan the dataset once and write its sample index (a small manifest plus per-sample "
+        "offsets) next to the data: every worker of every job then reads the manifest instead of scanning "
+        "every shard. Also runnable as a job: python -m seer.trainer.data index URL...",
+    )
+    q.add_argument("urls", nargs="+", help="the data URLs, exactly as in the job's data.sources")
+    q.add_argument("--format", choices=("auto", "images", "webdataset"), default="auto", help="as data.format")
+    q.add_argument("--out", default=None, help="index URL (default: <common directory of the URLs>/.seer-index)")
+    q.add_argument("--threads", type=int, default=16, help="shards scanned concurrently")
+
     p = sub.add_parser("plot", help="draw a job's loss, throughput and checkpoints as a PNG")
     p.add_argument("name", help="job name")
     p.add_argument("-o", "--output", default=None, help="PNG file to write (default: <name>.png)")

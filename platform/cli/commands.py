@@ -300,6 +300,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    """``seerctl data index``: runs the trainer's indexer in a child process.
+
+    NOTE: a child process, not an import: the platform never imports the trainer (the
+    layering in docs/architecture.md), and the indexer needs the trainer's data package
+    (fsspec and the tar scanner, no torch) exactly as a worker reads the index back.
+    """
+    import subprocess
+
+    command = [sys.executable, "-m", "seer.trainer.data", args.data_command, *args.urls, "--format", args.format]
+    if args.out:
+        command += ["--out", args.out]
+    command += ["--threads", str(args.threads)]
+    return subprocess.call(command)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     """The variant table; with ``--batch`` also the memory estimate and the auto plan (torch-free)."""
     from seer.platform.models import describe_variants

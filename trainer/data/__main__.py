@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 
@@ -40,13 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     from seer.trainer.storage import storage_options_from_env
 
     started = time.monotonic()
-    where, manifest = build_index(
-        args.urls,
-        storage_options=storage_options_from_env(args.urls[0]),
-        format=args.format,
-        index_url=args.out,
-        threads=args.threads,
-    )
+    try:
+        where, manifest = build_index(
+            args.urls,
+            storage_options=storage_options_from_env(args.urls[0]),
+            format=args.format,
+            index_url=args.out,
+            threads=args.threads,
+        )
+    except (OSError, ValueError) as exc:  # missing or unreadable data: one line, no traceback
+        print(f"error: cannot index {' '.join(args.urls)}: {exc}", file=sys.stderr)
+        return 1
     summary = {
         "index": where,
         "sources": len(manifest.names),
