@@ -35,9 +35,9 @@ def setup_logging(runtime: Runtime) -> None:
     if runtime.run_dir is not None:
         logs = runtime.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(logs / f"rank-{runtime.rank}.log")
-        fh.setFormatter(fmt)
-        root.addHandler(fh)
+        file_handler = logging.FileHandler(logs / f"rank-{runtime.rank}.log")
+        file_handler.setFormatter(fmt)
+        root.addHandler(file_handler)
 
 
 class EventLog:

@@ -150,19 +150,19 @@ class TrainingReporter:
     ) -> None:
         """Update the step metrics; on log steps also log a line and emit a ``step`` event (collective)."""
         images = len(batch.indices)
-        m = self.metrics
-        m.step_duration.observe(step_time_s)
-        m.images.inc(images)
-        m.steps.inc()
-        m.step.set(progress.step)
-        m.epoch.set(batch.epoch)
-        m.loss.set(loss)
-        m.learning_rate.set(lr)
-        m.data_wait.inc(data_wait_s)
+        metrics = self.metrics
+        metrics.step_duration.observe(step_time_s)
+        metrics.images.inc(images)
+        metrics.steps.inc()
+        metrics.step.set(progress.step)
+        metrics.epoch.set(batch.epoch)
+        metrics.loss.set(loss)
+        metrics.learning_rate.set(lr)
+        metrics.data_wait.inc(data_wait_s)
         if batch.corrupt:
-            m.corrupt_images.inc(batch.corrupt)
+            metrics.corrupt_images.inc(batch.corrupt)
         if self.peak_flops:
-            m.mfu.set(self.flops_per_image * images / step_time_s / self.peak_flops)
+            metrics.mfu.set(self.flops_per_image * images / step_time_s / self.peak_flops)
         window = self._window
         window.images += images
         window.data_wait_s += data_wait_s
@@ -203,18 +203,18 @@ class TrainingReporter:
         """The checkpointer's ``on_result``: metrics and an event (the checkpointer has logged it)."""
         if result.skipped:
             return
-        m = self.metrics
+        metrics = self.metrics
         if result.ok:
-            m.checkpoint_duration.observe(result.duration_s)
-            m.checkpoint_last_success.set(time.time())
-            m.checkpoint_last_step.set(result.step)
+            metrics.checkpoint_duration.observe(result.duration_s)
+            metrics.checkpoint_last_success.set(time.time())
+            metrics.checkpoint_last_step.set(result.step)
             self.events.emit(
                 "checkpoint", step=result.step, url=result.url, duration_s=result.duration_s, blocked_s=result.blocked_s
             )
         else:
-            m.checkpoint_failures.inc()
+            metrics.checkpoint_failures.inc()
             self.events.emit("checkpoint_failed", step=result.step, error=result.error)
-        m.checkpoint_blocked.observe(result.blocked_s)
+        metrics.checkpoint_blocked.observe(result.blocked_s)
 
     # --------------------------------------------------------------- the end
     def stopping(self, step: int, budget_s: float) -> None:

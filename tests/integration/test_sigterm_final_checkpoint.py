@@ -30,6 +30,26 @@ def _preempted_event(events: list[dict[str, Any]]) -> dict[str, Any]:
     return found[0]
 
 
+def _sigterm_pending(pid: int) -> bool:
+    """Whether SIGTERM is pending (sent, not yet handled) at ``pid`` (``/proc/<pid>/status``)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    pending = int(fields["ShdPnd"], 16) | int(fields["SigPnd"], 16)
+    return bool(pending >> (signal.SIGTERM - 1) & 1)
+
+
+def _cancel_while_paused(run: LocalRun, name: str) -> None:
+    """``seerctl cancel`` while both workers are stopped (SIGSTOP), so the job cannot end
+    before the cancel reaches them however long the CLI takes to start: the workers go on
+    only once SIGTERM is pending at both, and then stop at their next step boundary."""
+    pids = wait_for("both workers' pid files", lambda: (p := [run.worker_pid(0), run.worker_pid(1)]) and all(p) and p)
+    assert signal_pids(pids, signal.SIGSTOP) == 2
+    try:
+        run.seerctl("cancel", name)
+        wait_for("SIGTERM pending at both workers", lambda: all(_sigterm_pending(pid) for pid in pids))
+    finally:
+        signal_pids(pids, signal.SIGCONT)
+
+
 def _assert_resumed_exactly_at(run: LocalRun, stop_step: int) -> None:
     events = run.events()
     second = starts(events)[1]
@@ -49,7 +69,7 @@ def test_cancel_writes_a_final_checkpoint_and_resume_continues_from_that_step(
     run.seerctl("submit", str(path))
     try:
         run.wait_for_step(2)
-        run.seerctl("cancel", "cancelled")
+        _cancel_while_paused(run, "cancelled")
         final = run.wait_until_final()
         assert final["phase"] == "Cancelled"
         stop = _preempted_event(run.events())
