@@ -7,7 +7,7 @@ the model's initial weights come from the global RNG seeded just before, on ever
 
 Two seams are deliberately one call each, so that they can be swapped without touching
 the loop: :func:`build_parallel_model` (model + ``apply_parallelism``, which builds the mesh) and
-:func:`build_data` (``list_samples`` + ``steps_per_epoch`` + ``build_loader``).
+:func:`build_data` (``samples_from_spec`` + ``steps_per_epoch`` + ``build_loader``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from seer.platform.spec import SeerJob
 from seer.trainer.checkpoint import CheckpointConfig, Checkpointer, SaveResult, TrainingProgress, TrainingState
-from seer.trainer.data import Batch, MultiCropConfig, build_loader, list_samples, steps_per_epoch
+from seer.trainer.data import Batch, MultiCropConfig, build_loader, samples_from_spec, steps_per_epoch
 from seer.trainer.models import build_trunk, init_weights_
 from seer.trainer.optim import LARS, param_groups
 from seer.trainer.parallel import apply_parallelism
@@ -187,10 +187,17 @@ class TrainingData:
 def build_data(
     job: SeerJob, *, rank: int, world_size: int, progress: TrainingProgress, device: torch.device
 ) -> TrainingData:
-    """List the samples and build this rank's loader, starting at ``progress`` (epoch, global position)."""
+    """Open the sample table and build this rank's loader, starting at ``progress`` (epoch, global position).
+
+    The table comes from the dataset's prebuilt index when there is one (``seerctl data
+    index``; only its manifest is read here, offsets are fetched lazily), else from listing
+    the data in this process. Rank 0 alone checks the index against a listing of the data:
+    a stale index fails it (exit 1) and with it the job, while the other ranks skip ~100
+    LIST pages per 10^5 shards.
+    """
     data = job.spec.data
     storage = storage_options_from_env(data.sources[0])
-    samples = list_samples(data.sources, storage_options=storage, format=data.format)
+    samples = samples_from_spec(data, storage, validate=rank == 0)
     epoch_steps = steps_per_epoch(len(samples), world_size, data.batch_size)
     if epoch_steps == 0:
         raise ValueError(
