@@ -57,5 +57,5 @@ def test_killed_worker_is_restarted_and_the_job_finishes_from_the_last_checkpoin
     assert status["restarts"] >= 1
     assert status["step"] == planned
     assert status["last_checkpoint_step"] == planned
-    assert run.state()["restart_reasons"][0] == "WorkerKilled"
+    assert run.state()["restart_reasons"][0] == "Signaled"
     assert max(run.checkpoint_steps()) == planned
