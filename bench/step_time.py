@@ -2,7 +2,8 @@
 
 Model RegNetY-400MF (``--variant``), global batch 32, crops 2x64 + 4x32 px, 3000
 prototypes, LARS, one process, synthetic tensors (the same for every configuration).
-Configurations, each timed as the median of ``--steps`` steps after 2 warm-up steps:
+Configurations, each timed as the median of ``--steps`` steps after 2 warm-up steps, the
+configurations interleaved step by step (so load changes on a shared machine hit all alike):
 
 - ``reference``: the same math written plainly, as in SwAV's published code: the plain
   module (no wrapper, contiguous tensors), one trunk call per crop resolution, SwAV's
@@ -56,17 +57,25 @@ def _crops(batch: int) -> list[torch.Tensor]:
     ]
 
 
-def _median_step(step: Callable[[int], float], steps: int) -> tuple[float, float]:
-    """(median seconds per step over ``steps`` after 2 warm-up steps, the first step's loss)."""
-    times, first_loss = [], float("nan")
-    for it in range(steps + 2):
-        t = time.perf_counter()
-        loss = step(it)
-        times.append(time.perf_counter() - t)
-        if it == 0:
-            first_loss = loss
-    timed = sorted(times[2:])
-    return timed[len(timed) // 2], first_loss
+def _interleaved_medians(steps: dict[str, Callable[[int], float]], n: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median seconds per step of every configuration and each one's first-step loss.
+
+    Round-robin: round r runs step r of every configuration in turn, so a change in the
+    machine's load (a shared machine) slows all of them alike instead of whichever
+    happened to run at the time. Rounds 0 and 1 are warm-up and not timed.
+    """
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    first_loss: dict[str, float] = {}
+    for it in range(n + 2):
+        for name, step in steps.items():
+            t = time.perf_counter()
+            loss = step(it)
+            elapsed = time.perf_counter() - t
+            if it == 0:
+                first_loss[name] = loss
+            if it >= 2:
+                times[name].append(elapsed)
+    return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}, first_loss
 
 
 # ------------------------------------------------------------------ the reference
@@ -176,10 +185,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "fsdp2 fp32": lambda: seer_step_fn(v, b, precision="fp32", fsdp=True),
         "fsdp2 bf16": lambda: seer_step_fn(v, b, precision="bf16", fsdp=True),
     }
-    sec: dict[str, float] = {}
-    first_loss: dict[str, float] = {}
-    for name, make in configs.items():
-        sec[name], first_loss[name] = _median_step(make(), args.steps)
+    sec, first_loss = _interleaved_medians({name: make() for name, make in configs.items()}, args.steps)
+    for name in configs:
         print(f"  {name:22s} {sec[name] * 1e3:8.1f} ms/step  ({b / sec[name]:6.1f} images/s)", flush=True)
 
     print("ratios (each between configurations that differ in one thing; > 1: the second is faster):")
