@@ -18,8 +18,11 @@ attempt (times in epoch seconds; ``action`` is restart, succeed, fail or cancell
 
 from __future__ import annotations
 
+import argparse
+import fcntl
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -40,6 +43,7 @@ from seer.platform.restart_policy import (
     jitter_rng,
     verdict,
 )
+from seer.platform.run_lock import try_lock_owner
 from seer.platform.runs import RunDir, signal_pids
 from seer.platform.spec import RestartReason, RestartSpec
 
@@ -245,10 +249,36 @@ class Supervisor:
                 return 0 if phase == "Succeeded" else 1
 
 
+def take_ownership(run: RunDir, lock_fd: int | None) -> bool:
+    """Hold the run's owner lock for this process's lifetime (``seer.platform.run_lock``):
+    the descriptor ``seerctl submit`` passed (already locked; locking again is a no-op), or
+    a fresh one. False when another process owns the run: a second supervisor never runs."""
+    if lock_fd is None:
+        lock_fd = try_lock_owner(run.path)
+        if lock_fd is None:
+            return False
+    else:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # our own lock: succeeds at once
+    os.set_inheritable(lock_fd, False)  # torchrun and the workers never hold the owner lock
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    run = RunDir(Path(argv[0]))
+    parser = argparse.ArgumentParser(prog="python -m seer.platform.local_supervisor")
+    parser.add_argument("run_dir", type=Path, help="the run directory (seerctl submit writes it)")
+    parser.add_argument("--lock-fd", type=int, default=None, help="the run's owner lock, inherited from seerctl")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    run = RunDir(args.run_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        owned = take_ownership(run, args.lock_fd)
+    except OSError as exc:
+        log.error("cannot lock %s: %s", run.path, exc)
+        return 1
+    if not owned:
+        log.error("%s is owned by another supervisor (its .lock is held); refusing to start a second one", run.path)
+        return 1
+    run.update_state(supervisor_pid=os.getpid())
     try:
         return Supervisor(run).run_forever()
     except Exception as exc:  # never leave a run "Running" forever

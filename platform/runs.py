@@ -161,9 +161,22 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def effective_phase(state: RunState) -> str:
-    """The phase to show: an active run whose supervisor died is reported Failed (Lost)."""
-    if state.phase in ACTIVE_PHASES and not pid_alive(state.supervisor_pid):
+def supervisor_alive(run: "RunDir", state: RunState) -> bool:
+    """Whether the run has a live owner: its owner lock is held (``seer.platform.run_lock``;
+    the truth, immune to pid reuse). Run directories written before the lock existed fall
+    back to the supervisor's pid."""
+    from seer.platform.run_lock import OWNER_LOCK, owner_alive
+
+    if (run.path / OWNER_LOCK).exists():
+        return owner_alive(run.path)
+    return pid_alive(state.supervisor_pid)
+
+
+def effective_phase(state: RunState, run: "RunDir | None" = None) -> str:
+    """The phase to show: an active run whose supervisor died is reported Failed (Lost).
+    With ``run``, "died" is read from the run's owner lock, else from the supervisor's pid."""
+    alive = supervisor_alive(run, state) if run is not None else pid_alive(state.supervisor_pid)
+    if state.phase in ACTIVE_PHASES and not alive:
         return "Failed"
     return state.phase
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 
 from seer.platform.backends.api import JobExists, JobNotFound, JobStatus
 from seer.platform.loading import load_job
+from seer.platform.run_lock import LOCK_FILES, try_lock_owner, workers_alive
 from seer.platform.runs import (
     ACTIVE_PHASES,
     RunDir,
@@ -34,7 +36,7 @@ def local_status(run: RunDir) -> JobStatus:
     status = JobStatus(
         name=run.name,
         scheduler="local",
-        phase=effective_phase(state),
+        phase=effective_phase(state, run),
         reason=state.reason,
         message=state.message,
         start_time=state.start_time,
@@ -79,6 +81,8 @@ class LocalBackend:
         return run
 
     def check_name_free(self, job: SeerJob, *, resume: bool, fresh: bool) -> None:
+        """Refuse a name that is taken. Called by :meth:`submit` with the run's owner lock
+        held, so no supervisor of this run is alive: a state still "active" is a lost run."""
         run = self.run_dir(job.name)
         state = run.read_state()
         if state is None:
@@ -88,12 +92,7 @@ class LocalBackend:
                 f"--fresh cannot forget checkpoints at spec.checkpoint.url ({job.spec.checkpoint.url}): "
                 "a new run would resume from them. Point checkpoint.url at a new location (or empty it) instead"
             )
-        phase = effective_phase(state)
-        if phase in ACTIVE_PHASES:
-            raise JobExists(
-                f"job {job.name!r} is already {phase.lower()} (supervisor pid {state.supervisor_pid}); "
-                f"cancel it with `seerctl cancel {job.name}` or pick another metadata.name"
-            )
+        phase = "Failed" if state.phase in ACTIVE_PHASES else state.phase
         if not (resume or fresh):
             raise JobExists(
                 f"job {job.name!r} already exists ({phase}). Use --resume to continue from its checkpoints, "
@@ -101,12 +100,33 @@ class LocalBackend:
             )
 
     def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str:
-        self.check_name_free(job, resume=resume, fresh=fresh)
+        """Check the name, write the state and start the supervisor, atomically: all under
+        the run's owner lock, which the supervisor inherits (``seer.platform.run_lock``)."""
         run = self.run_dir(job.name)
-        if fresh and run.path.exists():
+        lock_fd = try_lock_owner(run.path)
+        if lock_fd is None:
+            raise JobExists(
+                f"job {job.name!r} is already running (or being submitted right now); "
+                f"cancel it with `seerctl cancel {job.name}` or pick another metadata.name"
+            )
+        try:
+            return self._submit_locked(job, run, lock_fd, resume=resume, fresh=fresh)
+        finally:
+            os.close(lock_fd)  # the supervisor holds its own copy of the lock from now on
+
+    def _submit_locked(self, job: SeerJob, run: RunDir, lock_fd: int, *, resume: bool, fresh: bool) -> str:
+        self.check_name_free(job, resume=resume, fresh=fresh)
+        if workers_alive(run.path):
+            raise JobExists(
+                f"workers of an earlier run of {job.name!r} are still running (their supervisor is gone; they "
+                f"stop after a final checkpoint): wait for them, or stop them with `seerctl cancel {job.name}`"
+            )
+        if fresh and run.exists():
             archive = runs_root() / ".archive" / f"{job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-            archive.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(run.path), str(archive))
+            archive.mkdir(parents=True)
+            for child in run.path.iterdir():  # the lock files stay: every process locks one inode
+                if child.name not in LOCK_FILES:
+                    shutil.move(str(child), str(archive / child.name))
         previous = run.read_state()
         run.path.mkdir(parents=True, exist_ok=True)
         run.logs.mkdir(exist_ok=True)
@@ -122,15 +142,16 @@ class LocalBackend:
             state.start_time = previous.start_time
         run.write_state(state)
         with (run.logs / "supervisor.log").open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "seer.platform.local_supervisor", str(run.path)],
+            subprocess.Popen(
+                [sys.executable, "-m", "seer.platform.local_supervisor", str(run.path), "--lock-fd", str(lock_fd)],
+                pass_fds=(lock_fd,),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=Path.cwd(),
             )
-        run.update_state(supervisor_pid=proc.pid)
+        # No state write after the start: the supervisor records its own pid (one writer of state.json).
         return job.name
 
     def status(self, name: str) -> JobStatus:
@@ -143,8 +164,8 @@ class LocalBackend:
         run = self._existing(name)
         state = run.read_state()
         assert state is not None
-        if effective_phase(state) not in ACTIVE_PHASES:
-            return f"job {name!r} is not running ({effective_phase(state)}); nothing to cancel"
+        if effective_phase(state, run) not in ACTIVE_PHASES:
+            return f"job {name!r} is not running ({effective_phase(state, run)}); nothing to cancel"
         run.update_state(cancel_requested=True)
         if pid_alive(state.supervisor_pid):
             # The supervisor forwards SIGTERM to the workers, which checkpoint and exit.
@@ -164,7 +185,9 @@ class LocalBackend:
             if attempts:
                 files = sorted(attempts[-1].rglob("combined.log")) or files
         yield from _tail(
-            files, follow=follow, alive=lambda: effective_phase(run.read_state() or RunState(name)) in ACTIVE_PHASES
+            files,
+            follow=follow,
+            alive=lambda: effective_phase(run.read_state() or RunState(name), run) in ACTIVE_PHASES,
         )
 
     def events(self, name: str) -> Iterator[dict[str, Any]]:
