@@ -12,6 +12,7 @@ names; ``tests/charts`` fails when a query names a series that is not defined he
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass, field
 
@@ -97,8 +98,23 @@ class TrainerMetrics:
             setattr(self, attribute, metric.labels(seer_job=self.job, rank=str(self.rank)))
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> int:
-        """Start the HTTP exporter; returns the bound port (``port=0`` picks a free one)."""
-        server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+        """Start the HTTP exporter; returns the bound port (``port=0`` picks a free one).
+
+        A port already in use is not the training's failure: the exporter moves to a free
+        port, logs which, and the caller records the returned port (``pids/rank-<r>.json``
+        in a local run). Training never fails, nor restarts, for a metrics port.
+        """
+        try:
+            server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or port == 0:
+                raise
+            server, _thread = start_http_server(0, addr=addr, registry=self.registry)
+            log.warning(
+                "metrics port %d is in use; serving on port %d instead (metrics.port in the job file sets it)",
+                port,
+                int(server.server_address[1]),
+            )
         bound = int(server.server_address[1])
         log.info("metrics on http://%s:%d/metrics", addr, bound)
         return bound
