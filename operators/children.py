@@ -122,6 +122,7 @@ def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
         {"name": name, "value": value}
         for name, value in worker_env(job, target="kubernetes", restart_count=restart).items()
     ]
+    env.extend(_scratch_env())
     env.append({"name": ENV_POD_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     env.append({"name": ENV_POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     secret = job.spec.storage.secret_name
@@ -163,7 +164,26 @@ def _tolerations(job: SeerJob) -> list[dict[str, Any]]:
     ]
 
 
-_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True}
+
+#: The one writable place of a worker or rendezvous container besides ``/dev/shm``: the root
+#: filesystem is read-only, so an emptyDir at /tmp holds everything Python, torch, inductor and
+#: triton write outside the checkpoint store, and these variables point them there (the image's
+#: HOME is not writable under a read-only root). One folder, not one per tool: any image works.
+SCRATCH = "/tmp"
+SCRATCH_ENV: dict[str, str] = {
+    "TMPDIR": SCRATCH,
+    "HOME": f"{SCRATCH}/home",
+    "XDG_CACHE_HOME": f"{SCRATCH}/cache",
+    "TORCHINDUCTOR_CACHE_DIR": f"{SCRATCH}/cache/torchinductor",
+    "TRITON_CACHE_DIR": f"{SCRATCH}/cache/triton",
+}
+_SCRATCH_VOLUME = {"name": "tmp", "emptyDir": {}}
+_SCRATCH_MOUNT = {"name": "tmp", "mountPath": SCRATCH}
+
+
+def _scratch_env() -> list[dict[str, Any]]:
+    return [{"name": name, "value": value} for name, value in SCRATCH_ENV.items()]
 
 
 def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any]:
@@ -174,6 +194,7 @@ def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any
         "restartPolicy": "Never",  # the operator decides about restarts, not the kubelet
         "terminationGracePeriodSeconds": grace_period_seconds(job),
         "enableServiceLinks": False,
+        "automountServiceAccountToken": False,  # workers never call the API server
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [
             {
@@ -184,11 +205,11 @@ def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any
                 "ports": _metrics_ports(job),
                 "resources": _resources(job),
                 "securityContext": _SECURITY,
-                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, dict(_SCRATCH_MOUNT)],
             }
         ],
         # NCCL and data-loader workers need more shared memory than the runtime's 64 MiB.
-        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}],
+        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}, {**_SCRATCH_VOLUME, "emptyDir": {}}],
     }
     if resources.node_selector:
         spec["nodeSelector"] = dict(resources.node_selector)
@@ -213,12 +234,14 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "restartPolicy": "Always",
         "enableServiceLinks": False,
+        "automountServiceAccountToken": False,  # the store never calls the API server
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [
             {
                 "name": CONTAINER_RENDEZVOUS,
                 "image": worker_image(job),
                 "command": ["python", "-m", "seer.operators.rendezvous_store", "--port", str(RDZV_PORT)],
+                "env": _scratch_env(),
                 "ports": [{"name": "rdzv", "containerPort": RDZV_PORT, "protocol": "TCP"}],
                 "readinessProbe": {"tcpSocket": {"port": RDZV_PORT}, "periodSeconds": 5},
                 "resources": {
@@ -226,8 +249,10 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
                     "limits": {"cpu": "1", "memory": "512Mi"},
                 },
                 "securityContext": _SECURITY,
+                "volumeMounts": [dict(_SCRATCH_MOUNT)],
             }
         ],
+        "volumes": [{**_SCRATCH_VOLUME, "emptyDir": {}}],
     }
     if resources.tolerations:
         spec["tolerations"] = _tolerations(job)

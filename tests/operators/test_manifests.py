@@ -86,3 +86,24 @@ def test_rendezvous_service_is_headless_and_selects_the_rendezvous_pod():
     assert service["spec"]["clusterIP"] == "None"
     assert all(pod["metadata"]["labels"][k] == v for k, v in service["spec"]["selector"].items())
     assert "nodeSelector" not in pod["spec"]  # no GPU needed: must not wait for a GPU node
+
+
+@pytest.mark.parametrize("make", [lambda: worker_pod(JOB, UID, 0, 0), lambda: rendezvous_pod(JOB, UID)])
+def test_pods_get_no_api_token_and_a_read_only_root_with_writable_scratch(make):
+    """Workers and the store never call the API; all they write goes to emptyDirs."""
+    pod = make()
+    spec, container = pod["spec"], pod["spec"]["containers"][0]
+    assert spec["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    empty_dirs = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+    assert "/tmp" in mounts and mounts["/tmp"] in empty_dirs
+    env = {e["name"]: e.get("value") for e in container.get("env") or []}
+    # Everything torch, inductor, triton and Python write outside the checkpoint store lands under /tmp.
+    for key in ("HOME", "TMPDIR", "XDG_CACHE_HOME", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):
+        assert env[key].startswith("/tmp"), key
+
+
+def test_worker_keeps_its_shared_memory_volume():
+    container = worker_pod(JOB, UID, 0, 0)["spec"]["containers"][0]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
