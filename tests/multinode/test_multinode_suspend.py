@@ -7,9 +7,9 @@ import json
 import time
 
 import pytest
-from conftest import job_spec, report, resumes
+from multinode_helpers import REQUIRES_NODES, cluster_fixture, digits_fixture, job_spec, report, resumes  # noqa: F401 - fixtures
 
-pytestmark = [pytest.mark.multinode, pytest.mark.slow]
+pytestmark = [pytest.mark.multinode, pytest.mark.slow, REQUIRES_NODES]
 
 
 @pytest.mark.timeout(300)

@@ -9,9 +9,9 @@ import kube_emulator
 import kubernetes
 import node_emulator
 import pytest
-from conftest import wait_for
+from multinode_helpers import REQUIRES_NODES, wait_for
 
-pytestmark = [pytest.mark.multinode]
+pytestmark = [pytest.mark.multinode, REQUIRES_NODES]
 
 NS = "default"
 

@@ -343,6 +343,9 @@ class NodeEmulator:
             run.finished = True  # the node controller reports it, not the (dead) kubelet
             run.events.append((time.time(), "node lost"))
             self._signal(run, signal.SIGKILL)
+            if run.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    run.proc.wait(timeout=10)  # a lost node runs nothing any more
         message = f"node {node.name} which was running pod {pod_name} is unresponsive"
         self._patch_status(
             run,

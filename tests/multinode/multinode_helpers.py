@@ -1,13 +1,18 @@
-"""Multi-node scenarios: the real operator, the real trainer, real processes on emulated nodes.
+"""The multi-node scenarios' fixtures and helpers: the real operator, the real trainer, real
+processes on emulated nodes.
 
 The operator runs in-process (kopf's ``KopfRunner``) against the API emulator, as in
-``tests/operators``; :class:`node_emulator.NodeEmulator` runs the pods it creates as
-process trees in network namespaces. Checkpoints go to a host directory every "node"
-sees (shared storage without mount namespaces).
+``tests/operators``; :class:`node_emulator.NodeEmulator` runs the pods it creates as process
+trees in network namespaces. Checkpoints go to a host directory every "node" sees (shared
+storage without mount namespaces). Every scenario prints and records (``record_property``)
+the time from its fault to the next training step and the steps lost: the numbers behind the
+"What happens when…" table of docs/operator.md.
 
-Every scenario prints and records (``record_property`` and the terminal summary) the
-time from its fault to the next training step and the steps lost: the numbers behind
-the "What happens when…" table of docs/operator.md.
+Test modules import the fixtures from here (``from multinode_helpers import cluster_fixture, digits_fixture``:
+fixtures named ``cluster`` and ``digits``)
+and carry :data:`REQUIRES_NODES`. There is deliberately no ``conftest.py`` in this folder: the
+operator tests do ``from conftest import ...``, which resolves to whichever conftest module
+pytest imported last, so a second one would break them when both folders run together.
 """
 
 from __future__ import annotations
@@ -17,14 +22,11 @@ import os
 import re
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 os.environ.setdefault("SEER_OPERATOR_RESYNC_SECONDS", "1")  # read when the handlers module is imported
 
@@ -32,6 +34,7 @@ import kopf.testing  # noqa: E402
 import kube_emulator  # noqa: E402
 import kubernetes  # noqa: E402
 import node_emulator  # noqa: E402
+import pytest  # noqa: E402
 
 from seer.platform.crd import build_crd  # noqa: E402
 from seer.platform.spec import SeerJob  # noqa: E402
@@ -41,49 +44,10 @@ OPERATOR_ARGS = ["run", "--all-namespaces", "--standalone", "-m", "seer.operator
 REPO = Path(__file__).resolve().parents[2]
 for _noisy in ("aiohttp.access", "kopf"):  # every request and every timer run, otherwise
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+#: Every scenario's numbers, for the terminal summary (conftest) and docs/operator.md.
 RESULTS: list[dict[str, Any]] = []
 #: The host's Python environment stands for the worker image's: these reach the pods.
-PASSED_ENV = ("PYTHONPATH", "SEER_DEV_SNAPSHOT", "TORCH_CPP_LOG_LEVEL", "TORCH_DISTRIBUTED_DEBUG")
-
-_UNAVAILABLE: list[str | None] = []
-
-
-def _unavailable() -> str | None:
-    if not _UNAVAILABLE:
-        _UNAVAILABLE.append(node_emulator.unavailable_reason())
-    return _UNAVAILABLE[0]
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    ours = [i for i in items if here in Path(str(i.fspath)).parents]
-    if not ours:
-        return
-    reason = _unavailable()
-    if reason:
-        loud = f"MULTINODE SCENARIOS NOT RUN: {reason}"
-        sys.stderr.write(f"\n*** {loud} ***\n")
-        for item in ours:
-            item.add_marker(pytest.mark.skip(reason=loud))
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not RESULTS:
-        return
-    terminalreporter.section("multinode recovery (fault -> next training step, steps lost)")
-    for r in RESULTS:
-        terminalreporter.write_line(
-            f"{r['scenario']}: recovery {r['recovery_s']:.1f}s, steps lost {r['steps_lost']} "
-            f"(checkpoint interval {r['interval']}) {r.get('note', '')}"
-        )
-
-
-def _interrupt_on_sigterm(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")  # pytest then runs the fixtures' cleanup
-
-
-if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)  # CI's `timeout` must not leak namespaces
+PASSED_ENV = ("PYTHONPATH", "TORCH_CPP_LOG_LEVEL", "TORCH_DISTRIBUTED_DEBUG")
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "condition", poll: float = 0.2):
@@ -237,17 +201,11 @@ def report(scenario: str, recovery_s: float, steps_lost: int, interval: int, rec
         entry["note"] = note
     RESULTS.append(entry)
     record_property("multinode", entry)
-    print(f"[multinode] {scenario}: fault -> next step {recovery_s:.1f}s, steps lost {steps_lost} ({note})")
+    line = f"[multinode] {scenario}: fault -> next step {recovery_s:.1f}s, steps lost {steps_lost} ({note})"
+    print(line, file=sys.__stderr__, flush=True)  # KopfRunner redirects sys.stdout while the operator runs
 
 
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def digits(tmp_path_factory) -> dict[str, Any]:
-    from seer.trainer.data.digits import materialize_digits
-
-    return materialize_digits(str(tmp_path_factory.mktemp("digits")))
+# ------------------------------------------------------- the emulated cluster
 
 
 class Cluster:
@@ -321,11 +279,32 @@ class Cluster:
         return "\n".join(f"== {pod}\n" + "\n".join(text.splitlines()[-lines:]) for pod, text in self.logs(job).items())
 
 
-@pytest.fixture
-def cluster(tmp_path, monkeypatch) -> Iterator[Cluster]:
-    reason = _unavailable()
-    if reason:
-        pytest.skip(f"MULTINODE SCENARIOS NOT RUN: {reason}")
+# ---------------------------------------------------------------- fixtures
+
+UNAVAILABLE = node_emulator.unavailable_reason()
+#: Every multinode test carries this: skipped loudly without root or ``ip netns``.
+REQUIRES_NODES = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"MULTINODE SCENARIOS NOT RUN: {UNAVAILABLE}")
+if UNAVAILABLE:
+    sys.stderr.write(f"\n*** MULTINODE SCENARIOS NOT RUN: {UNAVAILABLE} ***\n")
+
+
+def _interrupt_on_sigterm(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # pytest then runs the fixtures' cleanup
+
+
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)  # CI's `timeout` must not leak namespaces
+
+
+@pytest.fixture(scope="session", name="digits")
+def digits_fixture(tmp_path_factory) -> dict[str, Any]:
+    from seer.trainer.data.digits import materialize_digits
+
+    return materialize_digits(str(tmp_path_factory.mktemp("digits")))
+
+
+@pytest.fixture(name="cluster")
+def cluster_fixture(tmp_path, monkeypatch) -> Iterator[Cluster]:
     node_emulator.cleanup_stale()
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     with kube_emulator.serve_in_thread([build_crd()]) as emu:
@@ -340,7 +319,3 @@ def cluster(tmp_path, monkeypatch) -> Iterator[Cluster]:
         finally:
             nodes.close()
         assert runner.exception is None, runner.output
-
-
-def now() -> float:
-    return time.time()
