@@ -29,8 +29,15 @@ from seer.operators.children import (
     worker_pod,
 )
 from seer.operators.failures import classify_pod_failure, failure_time
-from seer.platform.contract import LABEL_RESTART, LABEL_ROLE, LABEL_SLOT, ROLE_RENDEZVOUS, ROLE_WORKER
-from seer.platform.kube.status import Condition, Phase, SeerJobStatus, rfc3339
+from seer.platform.contract import (
+    CONTAINER_RENDEZVOUS,
+    LABEL_RESTART,
+    LABEL_ROLE,
+    LABEL_SLOT,
+    ROLE_RENDEZVOUS,
+    ROLE_WORKER,
+)
+from seer.platform.kube.status import Condition, Phase, SeerJobStatus, parse_rfc3339, rfc3339
 from seer.platform.restart_policy import Failure, Verdict, jitter_rng, never_retried, verdict
 from seer.platform.spec import SeerJob
 
@@ -53,6 +60,19 @@ class Deletion:
 @dataclass(frozen=True)
 class JobEvent:
     type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A condition beside the phase ones (``RendezvousReady``...): what a reconcile saw.
+
+    Recomputed by every reconcile that observes it (level-triggered); its
+    ``lastTransitionTime`` moves only when ``status`` flips."""
+
+    type: str
+    status: bool
     reason: str
     message: str
 
@@ -141,10 +161,12 @@ def next_status(
     restarts: int,
     generation: int | None,
     now: datetime,
+    observations: tuple[Observation, ...] = (),
 ) -> SeerJobStatus:
     """The status after a reconcile: one condition per phase type (the current one
-    True, earlier True ones flipped to False), start/completion times set once,
-    trainer-reported progress (step, checkpoint) carried over untouched."""
+    True, earlier True ones flipped to False), then the ``observations`` (other
+    conditions, kept as they were when not observed), start/completion times set
+    once, trainer-reported progress (step, checkpoint) carried over untouched."""
     stamp = rfc3339(now)
     conditions = {c.type: c for c in prev.conditions}
     for kind in _PHASE_CONDITIONS:
@@ -160,12 +182,24 @@ def next_status(
             )
         elif old is not None and old.status == "True":
             conditions[kind.value] = old.model_copy(update={"status": "False", "last_transition_time": stamp})
+    for seen in observations:
+        old = conditions.get(seen.type)
+        value = "True" if seen.status else "False"
+        conditions[seen.type] = Condition(
+            type=seen.type,
+            status=value,
+            reason=seen.reason,
+            message=seen.message,
+            last_transition_time=old.last_transition_time if old is not None and old.status == value else stamp,
+        )
+    phase_types = [k.value for k in _PHASE_CONDITIONS]
     start = prev.start_time or (stamp if phase == Phase.running else None)
     completion = prev.completion_time or (stamp if phase.terminal else None)
     return prev.model_copy(
         update={
             "phase": phase,
-            "conditions": [conditions[k.value] for k in _PHASE_CONDITIONS if k.value in conditions],
+            "conditions": [conditions[t] for t in phase_types if t in conditions]
+            + [c for t, c in conditions.items() if t not in phase_types],
             "observed_generation": generation,
             "nodes_ready": nodes_ready,
             "nodes_desired": nodes_desired,
@@ -208,6 +242,7 @@ def desired_children(
     restarts = max([prev.restarts] + [_int_label(p, LABEL_RESTART) for p in slots.all()])
     ready = sum(1 for slot, pod in newest.items() if slot < nodes.max and is_ready(pod))
     events: list[JobEvent] = []
+    observations: list[Observation] = []
 
     def finish(
         phase: Phase, reason: str, message: str, create=(), delete=(), desired=0, causes=(), requeue=None
@@ -222,6 +257,7 @@ def desired_children(
             restarts=restarts,
             generation=generation,
             now=now,
+            observations=tuple(observations),
         )
         if prev.phase != phase:
             kind = "Warning" if phase in (Phase.failed, Phase.restarting) else "Normal"
@@ -269,14 +305,14 @@ def desired_children(
         )
         return finish(Phase.suspended, "SuspendRequested", message, delete=stopping)
 
-    create, delete, rendezvous_events = _rendezvous_changes(job, uid, observed.services, rdzv_pods)
-    events.extend(rendezvous_events)
-    if rendezvous_events:  # the store is gone: torchrun agents cannot reconnect to its replacement
-        regroup = _regroup_workers(job, newest)
-        if regroup:
-            restarts += 1
-            delete.extend(regroup)
-            events.append(JobEvent("Warning", "WorkersRegrouping", _REGROUP_MESSAGE.format(restarts=restarts)))
+    store = _rendezvous_changes(job, uid, observed.services, rdzv_pods, newest, prev)
+    create, delete = store.create, store.delete
+    events.extend(store.events)
+    observations.append(store.condition)
+    if store.regroup:  # the store is gone: torchrun agents cannot reconnect to its replacement
+        restarts += 1
+        delete.extend(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)) for pod in store.regroup)
+        events.append(JobEvent("Warning", "WorkersRegrouping", _REGROUP_MESSAGE.format(restarts=restarts)))
     delete.extend(_superseded_workers(job, slots))
     create.extend(worker_pod(job, uid, slot, restarts) for slot in range(nodes.max) if slot not in newest)
 
@@ -294,6 +330,8 @@ def desired_children(
             causes=replaced.causes,
         )
 
+    if store.stopping:  # a worker made now would outlive the store it finds: wait for the new one
+        create = [m for m in create if _labels(m).get(LABEL_ROLE) != ROLE_WORKER]
     phase, reason, message = _steady_phase(ready, nodes.min, nodes.max, bool(failures), Phase(prev.phase))
     return finish(
         phase,
@@ -307,23 +345,91 @@ def desired_children(
     )
 
 
+@dataclass
+class _StoreChanges:
+    create: list[dict[str, Any]] = field(default_factory=list)
+    delete: list[Deletion] = field(default_factory=list)
+    events: list[JobEvent] = field(default_factory=list)
+    #: Live workers still bound to a store that is gone: delete them gracefully (final checkpoint).
+    regroup: list[dict[str, Any]] = field(default_factory=list)
+    #: The old store pod is terminating: create no worker until its replacement exists.
+    stopping: bool = False
+    condition: Observation = Observation("RendezvousReady", False, "StoreStarting", "")
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    return parse_rfc3339(text) if text else None
+
+
+def _store_started(pod: dict[str, Any]) -> datetime | None:
+    """When the store a worker can reach now came to be: the pod's creation, or the end
+    of its container's previous run (``restartPolicy: Always`` restarts it in place,
+    empty). Workers created before this talk to an older store."""
+    born = _timestamp(_meta(pod).get("creationTimestamp"))
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == CONTAINER_RENDEZVOUS:
+            ended = _timestamp(((status.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+            if ended is not None and (born is None or ended > born):
+                born = ended
+    return born
+
+
 def _rendezvous_changes(
-    job: SeerJob, uid: str, services: tuple[dict[str, Any], ...], rdzv_pods: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[Deletion], list[JobEvent]]:
-    """One Service and one pod; a stopped pod is replaced (a running one restarts in place)."""
-    create: list[dict[str, Any]] = []
-    delete: list[Deletion] = []
-    events: list[JobEvent] = []
+    job: SeerJob,
+    uid: str,
+    services: tuple[dict[str, Any], ...],
+    rdzv_pods: list[dict[str, Any]],
+    newest: dict[int, dict[str, Any]],
+    prev: SeerJobStatus,
+) -> _StoreChanges:
+    """One Service and one store pod, and who is bound to a lost store (level-triggered).
+
+    The store is lost when its pod stopped, vanished while workers run (deleted, or
+    garbage-collected after its node was lost), or its container restarted in place;
+    every live worker created before the store it can reach now is regrouped (see
+    ``_REGROUP_MESSAGE``). Workers are created together with the store pod (store
+    first), never while the old one terminates, so a regrouped worker is never
+    regrouped again."""
+    out = _StoreChanges()
     name = rendezvous_name(job.name)
     if not any(_meta(s).get("name") == name for s in services):
-        create.append(rendezvous_service(job, uid))
+        out.create.append(rendezvous_service(job, uid))
+    live_workers = [p for p in newest.values() if not _terminating(p) and not _finished(p)]
+    current = [p for p in rdzv_pods if not _terminating(p)]
+    out.stopping = bool(rdzv_pods) and not current
+    lost = ""
+    for pod in current:
+        if _finished(pod):
+            out.delete.append(Deletion("Pod", _meta(pod)["name"]))
+            lost = f"rendezvous pod {name} stopped; recreating it"
     if not rdzv_pods:
-        create.append(rendezvous_pod(job, uid))
-    for pod in rdzv_pods:
-        if not _terminating(pod) and _finished(pod):
-            delete.append(Deletion("Pod", _meta(pod)["name"]))
-            events.append(JobEvent("Warning", "RendezvousReplaced", f"rendezvous pod {name} stopped; recreating it"))
-    return create, delete, events
+        out.create.append(rendezvous_pod(job, uid))
+        if live_workers:
+            lost = f"rendezvous pod {name} disappeared (deleted, or its node was lost); recreating it"
+    if lost:
+        out.regroup = live_workers
+    else:
+        serving = [p for p in current if not _finished(p)]
+        started = _store_started(serving[0]) if serving else None
+        out.regroup = [
+            p
+            for p in live_workers
+            if started is not None and (born := _timestamp(_meta(p).get("creationTimestamp"))) and born < started
+        ]
+        if out.regroup:
+            lost = f"rendezvous store {name} was replaced or restarted after workers joined it"
+    if lost:
+        out.events.append(JobEvent("Warning", "RendezvousReplaced", lost))
+    ready = any(is_ready(p) for p in current)
+    before = prev.condition("RendezvousReady")
+    if lost or (not ready and before is not None and before.reason == "RendezvousReplaced"):
+        message = lost or before.message  # type: ignore[union-attr]
+        out.condition = Observation("RendezvousReady", False, "RendezvousReplaced", message)
+    elif ready:
+        out.condition = Observation("RendezvousReady", True, "StoreServing", f"rendezvous pod {name} is ready")
+    else:
+        out.condition = Observation("RendezvousReady", False, "StoreStarting", f"waiting for rendezvous pod {name}")
+    return out
 
 
 _REGROUP_MESSAGE = (
@@ -331,19 +437,6 @@ _REGROUP_MESSAGE = (
     "reconnect to it (their exit barrier and any re-rendezvous would hang), so the workers write a final "
     "checkpoint and are recreated against the new store (restart {restarts})"
 )
-
-
-def _regroup_workers(job: SeerJob, newest: dict[int, dict[str, Any]]) -> list[Deletion]:
-    """Graceful deletion (final checkpoint) of every live worker, after the rendezvous
-    pod was lost. Found by tests/multinode: training itself goes on (the workers'
-    bootstrap store is rank 0's agent), but the agents hold connections to the dead
-    store, so the finished job never exits and a later peer loss cannot re-rendezvous.
-    The replacements come from the normal path (a slot without a pod), one restart later."""
-    return [
-        Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job))
-        for pod in newest.values()
-        if not _terminating(pod) and not _finished(pod)
-    ]
 
 
 def _superseded_workers(job: SeerJob, slots: _Slots) -> list[Deletion]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from seer.operators.children import worker_pod
+from seer.operators.children import rendezvous_pod, rendezvous_service, worker_pod
 from seer.operators.planning import Observed, desired_children
 from seer.platform.kube.status import Phase, SeerJobStatus
 from seer.platform.restart_policy import backoff_bounds
@@ -40,8 +40,21 @@ def failed(p, code, at=NOW - timedelta(seconds=60)):
     return p
 
 
+def store(j):
+    """The rendezvous pod (ready) and its Service, as they exist once a job has workers."""
+    return (running(rendezvous_pod(j, UID)),), (rendezvous_service(j, UID),)
+
+
+def observed(j, pods):
+    """Workers plus the store they were created with (no store at all: a fresh job)."""
+    if not pods:
+        return Observed()
+    rdzv, services = store(j)
+    return Observed(pods=(*rdzv, *pods), services=services)
+
+
 def plan(j, pods, status=None):
-    return desired_children(j, UID, 1, status or SeerJobStatus(), Observed(pods=tuple(pods)), NOW)
+    return desired_children(j, UID, 1, status or SeerJobStatus(), observed(j, pods), NOW)
 
 
 def names(manifests):
@@ -57,9 +70,9 @@ def test_fresh_job_creates_all_slots_rendezvous_and_service_and_is_pending():
 def test_reconciling_what_exists_creates_nothing():
     j = job()
     pods = [running(worker_pod(j, UID, s, 0)) for s in range(3)]
-    p = desired_children(j, UID, 1, SeerJobStatus(), Observed(pods=tuple(pods)), NOW)
-    assert {m["kind"] for m in p.create} == {"Pod", "Service"} and names(p.create) == ["j-rdzv", "j-rdzv"]
-    assert p.status.phase == Phase.running and p.status.nodes_ready == 3 and not p.delete
+    p = desired_children(j, UID, 1, SeerJobStatus(), observed(j, pods), NOW)
+    assert not p.create and not p.delete
+    assert p.status.phase == Phase.running and p.status.nodes_ready == 3
 
 
 @pytest.mark.parametrize(
@@ -104,7 +117,7 @@ def test_application_error_fails_and_stops_the_rest():
     pods = [failed(worker_pod(j, UID, 0, 0), 1), running(worker_pod(j, UID, 1, 0)), running(worker_pod(j, UID, 2, 0))]
     p = plan(j, pods, SeerJobStatus(phase=Phase.running))
     assert p.status.phase == Phase.failed and p.status.condition("Failed").reason == "ApplicationError"
-    assert sorted(d.name for d in p.delete) == ["j-worker-1-0", "j-worker-2-0"] and not p.create
+    assert sorted(d.name for d in p.delete) == ["j-rdzv", "j-worker-1-0", "j-worker-2-0"] and not p.create
 
 
 def test_spent_budget_fails_the_job():
@@ -140,7 +153,9 @@ def test_suspend_deletes_workers_with_the_checkpoint_grace_period():
     j = job(suspend=True, checkpoint={"preemptionBudgetSeconds": 25})
     pods = [running(worker_pod(j, UID, s, 0)) for s in range(3)]
     p = plan(j, pods, SeerJobStatus(phase=Phase.running))
-    assert p.status.phase == Phase.suspended and {d.grace_seconds for d in p.delete} == {40} and not p.create
+    graces = {d.name: d.grace_seconds for d in p.delete}
+    assert p.status.phase == Phase.suspended and not p.create
+    assert graces == {"j-rdzv": None, "j-worker-0-0": 40, "j-worker-1-0": 40, "j-worker-2-0": 40}
 
 
 def test_success_of_any_worker_completes_the_job_and_is_sticky():
@@ -160,7 +175,7 @@ def test_conditions_flip_with_transitions():
     assert first.status.condition("Running").status == "True"
     pods[0] = failed(pods[0], 137)
     pods[1]["status"]["conditions"][0]["status"] = "False"
-    second = desired_children(j, UID, 1, first.status, Observed(pods=tuple(pods)), NOW)
+    second = desired_children(j, UID, 1, first.status, observed(j, pods), NOW)
     assert second.status.phase == Phase.restarting
     assert (
         second.status.condition("Running").status == "False" and second.status.condition("Restarting").status == "True"

@@ -166,3 +166,24 @@ def test_fifty_jobs_at_once_are_all_reconciled(cluster, operator):
         wait_for(lambda: cluster.status(f"many-{i}").get("phase") == "Pending", what=f"status of many-{i}")  # noqa: B023 - called within the iteration
     names = [p["metadata"]["name"] for p in cluster.emulator.objects("", "pods", NS)]
     assert len(names) == len(set(names)) == 150  # 2 workers + 1 rendezvous pod each, no duplicates
+
+
+def test_deleted_rendezvous_pod_is_reported_and_the_workers_regroup_once(cluster, operator):
+    cluster.submit("iota", resources={"nodes": {"min": 1, "max": 1}}, **FAST_RESTARTS)
+    wait_for(lambda: cluster.pods("iota") and cluster.pods("iota", "rendezvous"))
+    cluster.run_all("iota")
+    wait_for(lambda: cluster.status("iota").get("phase") == "Running")
+    cluster.core.delete_namespaced_pod("iota-rdzv", NS)  # as the pod GC does after a node loss
+    wait_for(lambda: "iota-worker-0-1" in _names(cluster.pods("iota")), what="regrouped worker")
+    wait_for(lambda: cluster.pods("iota", "rendezvous"), what="new store pod")
+    next_full_round("iota")
+    status = cluster.status("iota")
+    store = next(c for c in status["conditions"] if c["type"] == "RendezvousReady")
+    assert (store["status"], store["reason"]) == ("False", "RendezvousReplaced") and status["restarts"] == 1
+    assert {"RendezvousReplaced", "WorkersRegrouping"} <= {e["reason"] for e in cluster.events("iota")}
+    cluster.run_all("iota")
+    wait_for(lambda: cluster.status("iota").get("phase") == "Running", what="Running again")
+    next_full_round("iota")
+    store = next(c for c in cluster.status("iota")["conditions"] if c["type"] == "RendezvousReady")
+    assert store["status"] == "True" and cluster.status("iota")["restarts"] == 1
+    assert _names(cluster.pods("iota")) == ["iota-worker-0-1"]
