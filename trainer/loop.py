@@ -15,6 +15,9 @@ Invariants:
   last completed step, so a resumed run (any world size) continues exactly there.
 - A stop request (SIGTERM) ends the loop at a step boundary, then a synchronous final
   checkpoint is written within the preemption budget, and the process exits 75.
+- A run never ends as finished without its final checkpoint: when that save fails (after
+  its retries) ``train`` raises :class:`CheckpointNotSaved` (the worker exits 75, so a
+  restart resumes from the newest complete checkpoint and tries again).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch
 import torch.distributed as dist
 
 from seer.platform.spec import SeerJob
-from seer.trainer.checkpoint import current_rank, current_world_size
+from seer.trainer.checkpoint import CheckpointNotSaved, current_rank, current_world_size
 from seer.trainer.components import Components, TrainingData, build_components, build_data, resolve_device
 from seer.trainer.final_evaluation import evaluate_trained_trunk
 from seer.trainer.metrics import TrainerMetrics
@@ -37,7 +40,7 @@ from seer.trainer.schedule_plan import SchedulePlan, plan_schedule
 from seer.trainer.train_step import NonFiniteLoss, train_step
 from seer.trainer.training_reporter import TrainingReporter
 
-__all__ = ["NonFiniteLoss", "TrainResult", "train"]
+__all__ = ["CheckpointNotSaved", "NonFiniteLoss", "TrainResult", "train"]
 
 
 @dataclass
@@ -81,7 +84,13 @@ def train(
     )
     parts.schedule.record(plan)
     result = TrainResult(step=progress.step, preempted=False, resumed_from=progress.step if resumed else None)
-    reporter.started(plan, num_samples=data.num_samples, start_step=progress.step, resumed_from=result.resumed_from)
+    reporter.started(
+        plan,
+        num_samples=data.num_samples,
+        start_step=progress.step,
+        resumed_from=result.resumed_from,
+        parallelism=getattr(parts.model, "parallel_choice", None),
+    )
 
     result.preempted = _run_steps(job, parts, data, plan, reporter, preemption, result.losses, stop_after_step)
     result.step = progress.step
@@ -96,8 +105,10 @@ def train(
         reporter.preempted(progress.step, checkpoint_ok=final.ok)
         parts.checkpointer.close()
         return result
-    parts.checkpointer.save_now(parts.state, loss=last_loss, timeout_s=max(60.0, 10 * budget_s))
+    final = parts.checkpointer.save_now(parts.state, loss=last_loss, timeout_s=max(60.0, 10 * budget_s))
     parts.checkpointer.close()
+    if not final.ok:  # reported already (log, metric, event); the run must not end as finished
+        raise CheckpointNotSaved(final)
     if job.spec.eval.enabled:
         result.evaluation = evaluate_trained_trunk(job, parts.model, current_rank())
         reporter.evaluated(result.evaluation)

@@ -29,6 +29,7 @@ from seer.trainer.checkpoint import CheckpointInfo, SaveResult, TrainingProgress
 from seer.trainer.data import Batch
 from seer.trainer.metrics import TrainerMetrics, peak_flops
 from seer.trainer.models import trunk_flops
+from seer.trainer.parallel import ParallelChoice, export_choice
 from seer.trainer.reporting import EventLog
 from seer.trainer.runtime import Runtime
 from seer.trainer.schedule_plan import SchedulePlan
@@ -107,11 +108,25 @@ class TrainingReporter:
             info.manifest.world_size,
         )
 
-    def started(self, plan: SchedulePlan, *, num_samples: int, start_step: int, resumed_from: int | None) -> None:
+    def started(
+        self,
+        plan: SchedulePlan,
+        *,
+        num_samples: int,
+        start_step: int,
+        resumed_from: int | None,
+        parallelism: ParallelChoice | None = None,
+    ) -> None:
+        """The run is planned: metrics, the ``start`` event (with the parallelism chosen
+        and why, when known) and one log line."""
         self.total_steps = plan.total_steps
         self.metrics.restarts.set(self.restart_count)
+        chosen = parallelism.as_fields() if parallelism is not None else {}
+        if parallelism is not None:
+            self._export_parallelism(parallelism)
         self.events.emit(
             "start",
+            **chosen,
             total_steps=plan.total_steps,
             steps_per_epoch=plan.steps_per_epoch,
             world_size=self.world_size,
@@ -136,6 +151,13 @@ class TrainingReporter:
             self.precision,
         )
         self._window = _LogWindow()
+
+    def _export_parallelism(self, choice: ParallelChoice) -> None:
+        """``seer_train_parallelism_info`` once per registry (a test may train twice with one)."""
+        try:
+            export_choice(choice, self.metrics.registry, {"seer_job": self.job_name, "rank": str(self.metrics.rank)})
+        except ValueError:  # already registered on this registry by an earlier run in this process
+            log.debug("parallelism info already exported on this registry")
 
     # ----------------------------------------------------------------- steps
     def step_finished(
@@ -213,7 +235,7 @@ class TrainingReporter:
             )
         else:
             metrics.checkpoint_failures.inc()
-            self.events.emit("checkpoint_failed", step=result.step, error=result.error)
+            self.events.emit("checkpoint_failed", step=result.step, error=result.error, attempts=result.attempts)
         metrics.checkpoint_blocked.observe(result.blocked_s)
 
     # --------------------------------------------------------------- the end

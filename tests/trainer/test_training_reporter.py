@@ -107,3 +107,30 @@ def test_a_checkpoint_outcome_becomes_metrics_and_an_event_and_is_logged_once(
     assert (last["type"], last["step"], last["error"]) == ("checkpoint_failed", 4, "OSError: gone")
     assert sample(reporter, "seer_checkpoint_save_failures_total") == 1
     assert sample(reporter, "seer_checkpoint_blocked_seconds_count") == 2
+
+
+def test_the_parallelism_chosen_and_why_reach_the_start_event_and_prometheus(tmp_path: Path) -> None:
+    from seer.platform.models.parallelism import ParallelPlan
+    from seer.trainer.parallel import ParallelChoice
+
+    reporter = make_reporter(tmp_path)
+    plan = ParallelPlan("ddp", 1, 4, False, 3 * 2**30, "fits one device: replicate")
+    reporter.started(PLAN, num_samples=40, start_step=0, resumed_from=None, parallelism=ParallelChoice(plan, None))
+    start = next(e for e in events(tmp_path) if e["type"] == "start")
+    assert start["parallelism"] == "ddp" and start["replicate_size"] == 4 and start["reason"] == plan.reason
+    info = reporter.metrics.registry.get_sample_value(
+        "seer_train_parallelism_info",
+        {
+            "seer_job": "reporter",
+            "rank": "0",
+            "parallelism": "ddp",
+            "shard_size": "1",
+            "replicate_size": "4",
+            "activation_checkpointing": "False",
+            "estimated_gib": "3.0",
+            "reason": plan.reason,
+        },
+    )
+    assert info == 1.0
+    # A second run in the same process with the same registry does not fail on re-registration.
+    reporter.started(PLAN, num_samples=40, start_step=0, resumed_from=None, parallelism=ParallelChoice(plan, None))
