@@ -4,9 +4,9 @@ NOTE: no ``from __future__ import annotations`` here: TorchX decodes command-lin
 arguments from the real annotation types, and string annotations defeat it.
 
 ``torchx run -s local_cwd seer.train --job_file examples/quickstart.yaml`` runs a
-job without ``seerctl``; ``seerctl``'s local supervisor builds the same AppDef, and on
-Kubernetes (``-s kubernetes``) our scheduler creates the same SeerJob ``seerctl submit``
-does (``seer.platform.kube.resource``). Validation errors
+job without ``seerctl``; ``seerctl``'s local supervisor builds the same AppDef, and
+Seer's own TorchX scheduler (``-s seer``) creates the same SeerJob ``seerctl submit -s
+kubernetes`` does (``seer.platform.kube.resource``). Validation errors
 surface as TorchX component errors carrying the same message ``seerctl`` prints.
 """
 

@@ -1,7 +1,7 @@
 """`seerctl` against a Kubernetes cluster: SeerJob custom resources through the API.
 
 ``submit`` checks that the job can run on a cluster and creates the resource directly
-(``seer.platform.kube.resource``, the path the TorchX ``kubernetes`` scheduler uses
+(``seer.platform.kube.resource``, the path the TorchX ``seer`` scheduler uses
 too). Everything else reads the resource's status (written by the operator) and its
 worker pods.
 """

@@ -1,7 +1,7 @@
 """A job as the SeerJob custom resource, and its creation: the one Kubernetes submit path.
 
-``seerctl submit -s kubernetes`` (``seer.platform.backends.kube``) and the TorchX
-scheduler ``kubernetes`` (``torchx run -s kubernetes seer.train ...``) both end here:
+``seerctl submit -s kubernetes`` (``seer.platform.backends.kube``) and Seer's TorchX
+scheduler ``seer`` (``torchx run -s seer seer.train --job_file ...``) both end here:
 the validated job document, in the chosen namespace, created through the client. The
 operator then builds the pods from the same spec (``seer.platform.worker``); nothing
 travels through an AppDef or an environment variable on the way.

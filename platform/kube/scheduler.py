@@ -1,4 +1,4 @@
-"""TorchX scheduler ``kubernetes``, for ``torchx run`` users: an AppDef becomes a SeerJob.
+"""TorchX scheduler ``seer``, for ``torchx run`` users: an AppDef becomes a SeerJob.
 
 The Seer TorchX component puts the job document (JSON) in the role's
 ``SEER_JOB_SPEC`` environment variable; this scheduler takes it from there, sets
@@ -8,10 +8,10 @@ SeerJob through the same path as ``seerctl submit -s kubernetes``
 ``<namespace>:<name>``. ``seerctl`` itself does not go through here: it has the job
 already and creates the resource directly.
 
-Replaces TorchX's built-in ``kubernetes`` scheduler (which needs Volcano); the
-entry-point map must also list the built-ins, because torchx 0.7.0 drops them as
-soon as a package registers any ``torchx.schedulers`` entry point
-(docs/architecture.md, "Dependency pins").
+Registered under its own name next to TorchX's built-in schedulers (TorchX's own
+``kubernetes`` scheduler, which creates a Volcano job, stays what it is): the entry-point
+map also lists the built-ins, because torchx 0.7.0 drops them as soon as a package
+registers any ``torchx.schedulers`` entry point (docs/architecture.md, "Dependency pins").
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from seer.platform.kube.status import Phase
 from seer.platform.spec import SeerJob
 
 SPEC_ENV = ENV_JOB_SPEC
+SCHEDULER_NAME = "seer"  # the entry-point name in pyproject.toml: `torchx run -s seer seer.train ...`
 
 PHASE_TO_STATE: dict[str, AppState] = {
     Phase.pending.value: AppState.PENDING,
@@ -86,7 +87,7 @@ def _dns_name(text: str) -> str:
 
 class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
     def __init__(self, session_name: str, client: KubeClient | None = None) -> None:
-        super().__init__("kubernetes", session_name)
+        super().__init__(SCHEDULER_NAME, session_name)
         self._client = client
         self._context: str | None = None
 

@@ -1,4 +1,4 @@
-"""The TorchX ``kubernetes`` scheduler end to end against the emulator, with the real
+"""Seer's TorchX scheduler (`seer`) end to end against the emulator, with the real
 operator running: submit (dry run and real), describe, list, logs, cancel."""
 
 from __future__ import annotations
