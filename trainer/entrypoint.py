@@ -1,7 +1,8 @@
 """``python -m seer.trainer``: one worker process of a Seer job (under torchrun).
 
 Maps every way a worker can end to an exit code (``seer.platform.contract``):
-0 done; 75 preempted after a final checkpoint, or lost a peer (retryable); 2 the job
+0 done; 75 preempted after a final checkpoint, lost a peer, or the final checkpoint could
+not be written (retryable: a restart resumes from the newest complete one); 2 the job
 is invalid; 1 any other error (fatal: restarting would fail the same way). The code
 is also written to the run's exit record so the local supervisor can tell causes
 apart even when torchrun reports only "a worker failed".
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         record_exit(runtime, EXIT_BAD_SPEC, "invalid job spec")
         return EXIT_BAD_SPEC
 
-    from seer.trainer.loop import NonFiniteLoss, train
+    from seer.trainer.loop import CheckpointNotSaved, NonFiniteLoss, train
     from seer.trainer.metrics import TrainerMetrics
     from seer.trainer.preemption import PreemptionWatch
 
@@ -107,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLoss as exc:
         log.error("%s", exc)
         code, reason = EXIT_FAILED, str(exc)
+    except CheckpointNotSaved as exc:  # reported by the checkpointer; docs/checkpoints.md says why 75
+        code, reason = EXIT_RETRYABLE, str(exc)
     except SpecError as exc:
         log.error("%s", exc.render())
         code, reason = EXIT_BAD_SPEC, "invalid job spec"

@@ -7,13 +7,14 @@ Public API (what the training loop calls)::
                           per_rank={"swav_queue": queue}, spec_hash=job.spec_hash())
     ckpt.load_latest(state)                      # resume (collective); None on a fresh start
     if ckpt.should_save(step): ckpt.save(state, loss=loss)   # async; failures reported, never raised
-    ckpt.save_now(state, timeout_s=grace)        # SIGTERM path
+    ckpt.save_now(state, timeout_s=grace)        # SIGTERM path and the final save (a failed final
+                                                 # save makes the loop raise CheckpointNotSaved)
     ckpt.close()
 
 See README.md in this folder for the layout and the guarantees.
 """
 
-from .checkpointer import CheckpointConfig, Checkpointer, SaveResult
+from .checkpointer import CheckpointConfig, Checkpointer, CheckpointNotSaved, SaveResult
 from .layout import MANIFEST_NAME, METADATA_NAME, StepEntry, plan_deletions, step_dir_name
 from .manifest import Manifest
 from .policy import should_save
@@ -26,6 +27,7 @@ __all__ = [
     "METADATA_NAME",
     "CheckpointConfig",
     "CheckpointInfo",
+    "CheckpointNotSaved",
     "CheckpointStore",
     "Checkpointer",
     "Manifest",

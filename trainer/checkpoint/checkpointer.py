@@ -9,6 +9,14 @@ reported on the caller's thread, from ``save()``/``wait()``/``save_now()``:
 every result is logged here (once) and passed to ``on_result``; a failed
 save is never raised, so training goes on.
 
+Every save ends in exactly one :class:`SaveResult`, whatever it raised: DCP reports a
+failed write as ``CheckpointException``, which derives from ``BaseException`` (not
+``Exception``), so the save thread catches ``BaseException``. That is safe there:
+``KeyboardInterrupt`` is only ever delivered to the main thread, and a ``SystemExit``
+raised inside a thread cannot end the process anyway (it would only end the thread,
+silently). A save that gives up leaves no torn directory: rank 0 removes it (all
+ranks are past DCP's collectives then), and a later commit collects any it could not.
+
 Commit protocol (see ``layout``): DCP writes every rank's shard and then
 ``.metadata``; rank 0 then writes ``manifest.json``. Only directories holding
 both count. Rank 0 decides everything that must be agreed (skip, retry,
@@ -21,6 +29,7 @@ import dataclasses
 import logging
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +40,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint._fsspec_filesystem import FsspecReader, FsspecWriter
+from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.default_planner import DefaultSavePlanner
 from torch.distributed.checkpoint.staging import DefaultStager, StagingOptions
 
@@ -46,7 +56,7 @@ from .store import CheckpointInfo, CheckpointStore
 if TYPE_CHECKING:  # the spec is only a source of values here; the checkpointer works without it
     from seer.platform.spec import CheckpointSpec
 
-__all__ = ["CheckpointConfig", "Checkpointer", "SaveResult"]
+__all__ = ["CheckpointConfig", "CheckpointNotSaved", "Checkpointer", "SaveResult"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,6 +111,23 @@ class SaveResult:
     skipped: bool = False  # the step was already committed; nothing written
 
 
+class CheckpointNotSaved(RuntimeError):
+    """The final checkpoint of a run could not be written: the trained state is not durable.
+
+    Raised by the training loop (not the checkpointer, which never raises for storage
+    failures) so that a run whose last state was lost never ends as succeeded; the
+    worker maps it to the retryable exit code (see docs/checkpoints.md).
+    """
+
+    def __init__(self, result: SaveResult) -> None:
+        self.result = result
+        self.step = result.step
+        super().__init__(
+            f"final checkpoint at step {result.step} not saved after {result.attempts} attempt(s): "
+            f"{result.error} ({result.url}); the newest complete checkpoint is older"
+        )
+
+
 @dataclass
 class _Capture:
     """What the background job needs to know about the captured state."""
@@ -115,10 +142,16 @@ class _Capture:
 
 
 class _InFlight:
-    """One save running in its own daemon thread (daemon: a stuck store must not block exit)."""
+    """One save running in its own daemon thread (daemon: a stuck store must not block exit).
 
-    def __init__(self, step: int, target: Callable[[threading.Event], SaveResult]) -> None:
+    Invariant: once the thread has ended, ``result`` is set, even if ``target`` raised
+    (then it is a failure carrying the exception's text).
+    """
+
+    def __init__(self, step: int, url: str, target: Callable[[threading.Event], SaveResult]) -> None:
         self.step = step
+        self.url = url
+        self.started = time.monotonic()
         self.blocked_s = 0.0
         self.abandoned = threading.Event()
         self.result: SaveResult | None = None
@@ -128,7 +161,19 @@ class _InFlight:
         self._thread.start()
 
     def _run(self, target: Callable[[threading.Event], SaveResult]) -> None:
-        self.result = target(self.abandoned)
+        try:
+            self.result = target(self.abandoned)
+        except BaseException as exc:  # noqa: BLE001 - a thread has nobody to raise to (see the module doc)
+            log.error("checkpoint step %d: the save thread raised:\n%s", self.step, traceback.format_exc())
+            self.result = SaveResult(
+                step=self.step,
+                url=self.url,
+                ok=False,
+                attempts=1,
+                duration_s=time.monotonic() - self.started,
+                blocked_s=0.0,
+                error=_describe(exc),
+            )
 
     def join(self, timeout_s: float | None) -> bool:
         self._thread.join(timeout_s)
@@ -143,8 +188,22 @@ class _Failed:
 
 
 def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    """One line about ``exc``; a ``CheckpointException`` names each failed rank's own error
+    (its ``str`` would be every rank's whole traceback)."""
+    if isinstance(exc, CheckpointException):
+        causes = "; ".join(
+            f"rank {rank}: {type(cause).__name__}: {cause}" for rank, (cause, _) in sorted(exc.failures.items())
+        )
+        text = f"CheckpointException: {causes or (exc.args[0] if exc.args else '')}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
     return text if len(text) <= 2000 else text[:2000] + "…"
+
+
+def _is_process_exit(exc: BaseException) -> bool:
+    """Exceptions that mean "this process is stopping" and must propagate, not become a result."""
+    return isinstance(exc, (KeyboardInterrupt, SystemExit))
 
 
 class Checkpointer:
@@ -359,7 +418,11 @@ class Checkpointer:
                 stager.close()
         self._last_saved_step = capture.step
         self._last_saved_time = capture.started
-        inflight = _InFlight(capture.step, lambda abandoned: self._run_save(state_dict, capture, deadline, abandoned))
+        inflight = _InFlight(
+            capture.step,
+            self.store.step_url(capture.step),
+            lambda abandoned: self._run_save(state_dict, capture, deadline, abandoned),
+        )
         self._inflight = inflight
         inflight.start()
         return inflight
@@ -398,7 +461,7 @@ class Checkpointer:
             )
         else:
             log.error(
-                "checkpoint step %d FAILED after %d attempt(s), training continues: %s (%s)",
+                "checkpoint step %d FAILED after %d attempt(s): %s (%s)",
                 result.step,
                 result.attempts,
                 result.error,
@@ -416,7 +479,9 @@ class Checkpointer:
         if self._rank == 0:
             try:
                 value = fn()
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - carried to every rank, re-raised there
+                if _is_process_exit(exc):
+                    raise
                 value = _Failed(_describe(exc))
         else:
             value = None
@@ -436,6 +501,16 @@ class Checkpointer:
             log.info("removing torn checkpoint %s before rewriting it", self.store.step_url(step))
             self.store.remove(step)
         return True
+
+    def _discard(self, step: int) -> None:
+        """Rank 0, after a save of ``step`` gave up: remove what it left (best effort; a later commit
+        collects it otherwise). Every rank is past DCP's collectives, so nobody writes there any more."""
+        try:
+            if not self.store.is_complete(step):  # (an empty directory counts as absent for ``exists``)
+                self.store.remove(step)
+                log.info("removed what the failed save left at %s", self.store.step_url(step))
+        except Exception as exc:
+            log.warning("could not remove torn checkpoint %s: %s", self.store.step_url(step), _describe(exc))
 
     def _commit(self, capture: _Capture, abandoned: threading.Event) -> str | None:
         """Rank 0, after DCP's ``.metadata``: write the manifest (with retries), then collect garbage.
@@ -519,18 +594,22 @@ class Checkpointer:
                         process_group=self._group,
                         no_dist=not self._distributed,
                     )
-                except Exception as exc:  # DCP and _from_rank0 raise on every rank alike
+                except BaseException as exc:  # noqa: BLE001 - DCP's CheckpointException is a BaseException;
+                    # DCP and _from_rank0 raise on every rank alike
                     error = _describe(exc)
                 if error is None:
                     break
                 log.warning("checkpoint step %d attempt %d failed: %s", capture.step, attempts, error)
                 seconds_left = None if deadline is None else deadline - time.monotonic()
                 if not self._from_rank0(lambda: policy.should_retry(attempts - 1, seconds_left)):  # noqa: B023 - called within the iteration
+                    self._from_rank0(lambda: self._discard(capture.step))
                     return result(False, error)
                 time.sleep(policy.backoff_s(attempts - 1))
             commit_error = self._from_rank0(lambda: self._commit(capture, abandoned))
+            if commit_error is not None:
+                self._from_rank0(lambda: self._discard(capture.step))
             return result(commit_error is None, commit_error)
-        except Exception as exc:
+        except BaseException as exc:  # noqa: BLE001 - see the module doc: a thread must end in a result
             return result(False, _describe(exc))
 
 

@@ -1,0 +1,155 @@
+"""The checkpoint storage fills up during a run (issue 12, item 1).
+
+``torch.distributed.checkpoint`` reports a failed write as ``CheckpointException``, a
+``BaseException``: every such save must still end in one reported ``SaveResult`` (an
+``ERROR`` log line, ``seer_checkpoint_save_failures_total``, a ``checkpoint_failed`` event),
+be retried, leave no torn ``step-*`` directory, and a final checkpoint that cannot be
+written must not let the run end as if it had succeeded.
+
+The full disk is ``full_disk.QuotaFileSystem`` (a local directory with a byte quota: a
+write past it raises ``ENOSPC``, as a full tmpfs does). ``train()`` runs in this process
+(one rank, fp32) so the test can fill the disk between two steps by wrapping the loader
+the loop builds; the worker's exit code is checked through ``python -m seer.trainer``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import full_disk
+import pytest
+from integration_support import HANG_GUARD_S, REPO, quiet_env, tiny_job, write_job
+
+import seer.trainer.components as components
+import seer.trainer.loop as loop
+from seer.platform.loading import validate_document
+from seer.trainer.checkpoint import latest_complete
+from seer.trainer.metrics import TrainerMetrics
+from seer.trainer.runtime import Runtime
+
+SAVE_THREAD_PREFIX = "seer-checkpoint-"  # the checkpointer's background save thread
+
+
+def _wait_for_saves_in_flight() -> None:
+    for t in threading.enumerate():
+        if t.name.startswith(SAVE_THREAD_PREFIX):
+            t.join(timeout=HANG_GUARD_S)
+            assert not t.is_alive(), f"{t.name} hung"
+
+
+class FillsUpBefore:
+    """Loader wrapper: before step ``full_at`` (1-based) trains, the disk is full (once earlier saves ended)."""
+
+    def __init__(self, inner: Any, full_at: int) -> None:
+        self.inner, self.full_at = inner, full_at
+
+    def __iter__(self) -> Iterator[Any]:
+        for step, batch in enumerate(self.inner, start=1):
+            if step == self.full_at:
+                _wait_for_saves_in_flight()
+                full_disk.fill_up()
+            yield batch
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:torch.distributed is disabled")
+@pytest.mark.parametrize("async_save", [True, False], ids=["async", "sync"])
+def test_a_full_disk_fails_saves_visibly_cleans_up_and_the_final_failure_ends_the_run_unsuccessfully(
+    async_save: bool,
+    small_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    root = tmp_path / "disk"
+    root.mkdir()
+    url = full_disk.install(str(root), quota=2**40)
+    # 1 rank, 20 steps: saves after steps 4 (committed), 8, 12, 16 (disk full) and the final one at 20.
+    job = validate_document(
+        tiny_job(
+            "fulldisk",
+            small_data,
+            optim={"epochs": 1},
+            checkpoint={"url": url, "intervalSteps": 4, "keepLast": 3, "asyncSave": async_save},
+        )
+    )
+    real_build_loader = components.build_loader
+    monkeypatch.setattr(components, "build_loader", lambda *a, **kw: FillsUpBefore(real_build_loader(*a, **kw), 5))
+    metrics = TrainerMetrics.create("fulldisk", 0)
+    runtime = Runtime(rank=0, local_rank=0, world_size=1, run_dir=tmp_path, restart_count=0, attempt=1)
+
+    raised: BaseException | None = None
+    with caplog.at_level(logging.WARNING, logger="seer.trainer"):
+        try:
+            loop.train(job, runtime, metrics=metrics)
+        except Exception as exc:  # noqa: BLE001 - asserted below, after what was reported
+            raised = exc
+    _wait_for_saves_in_flight()
+
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e["type"] == "checkpoint"] == [4]
+    failed = [e for e in events if e["type"] == "checkpoint_failed"]
+    assert [e["step"] for e in failed] == [8, 12, 16, 20], events
+    assert all("CheckpointException" in e["error"] for e in failed)
+    failures = metrics.registry.get_sample_value(
+        "seer_checkpoint_save_failures_total", {"seer_job": "fulldisk", "rank": "0"}
+    )
+    assert failures == 4
+    messages = [r.getMessage() for r in caplog.records]
+    for step in (8, 12, 16, 20):
+        assert sum(m.startswith(f"checkpoint step {step} FAILED") for m in messages) == 1, messages
+        # the retry policy ran: 3 attempts, the first two logged as retried
+        assert any(m.startswith(f"checkpoint step {step} attempt 2 failed") for m in messages)
+    # No torn directory is left behind, and the committed checkpoint is the one resumed from.
+    assert sorted(p.name for p in root.iterdir()) == ["step-00000004"]
+    info = latest_complete(url)
+    assert info is not None and info.step == 4
+    # The run did not end as if it had succeeded: no `end` event, and train() says why.
+    assert not [e for e in events if e["type"] == "end"]
+    from seer.trainer.checkpoint import CheckpointNotSaved
+
+    assert isinstance(raised, CheckpointNotSaved), raised
+    assert raised.step == 20 and "step 20" in str(raised)
+
+
+@pytest.mark.slow
+def test_the_worker_exits_retryable_when_its_final_checkpoint_cannot_be_written(
+    small_data: Path, tmp_path: Path
+) -> None:
+    """``python -m seer.trainer`` on a disk that is full from the start: exit 75 and an exit record naming the step."""
+    root = tmp_path / "disk"
+    root.mkdir()
+    url = f"{full_disk.PROTOCOL}://{root}"
+    job = write_job(
+        tmp_path / "job.yaml",
+        tiny_job(
+            "fullworker",
+            small_data,
+            optim={"epochs": 1},
+            checkpoint={"url": url, "intervalSteps": 100, "asyncSave": False},
+            metrics={"enabled": False},
+        ),
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    env = quiet_env({**full_disk.env_for(str(root), quota=0), "SEER_RUN_DIR": str(run_dir)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "seer.trainer", "--job", str(job)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+    )
+    assert proc.returncode == 75, proc.stderr[-4000:]
+    record = json.loads((run_dir / "exits" / "attempt-1" / "rank-0.json").read_text())
+    assert record["exit_code"] == 75
+    assert "final checkpoint" in record["reason"] and "step 20" in record["reason"], record
+    assert list(root.iterdir()) == []
