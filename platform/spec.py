@@ -586,6 +586,14 @@ class TrainingSpec(_Section):
     log_every_steps: int = Field(
         default=10, description="Write a progress line every this many steps.", ge=1, le=1_000_000
     )
+    collective_timeout_seconds: int = Field(
+        default=600,
+        description="A collective (all-reduce, all-gather) waiting this long for a peer fails the step as a lost "
+        "peer (exit 75, retried): the survivors re-rendezvous without the vanished node instead of hanging until "
+        "the backend's default (30 min for gloo).",
+        ge=30,
+        le=86_400,
+    )
 
 
 class RestartReason(str, Enum):

@@ -16,27 +16,36 @@ import os
 import socket
 import sys
 import traceback
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from seer.platform.contract import EXIT_BAD_SPEC, EXIT_FAILED, EXIT_OK, EXIT_RETRYABLE
+from seer.platform.lifeline import die_with_parent
 from seer.platform.loading import SpecError
+from seer.platform.run_lock import hold_workers_lock
 from seer.trainer.runtime import Runtime, load_job_from_env
 
 log = logging.getLogger("seer.trainer")
 
 
-def _init_process_group(device_type: str) -> None:
+def _init_process_group(device_type: str, timeout_s: float) -> None:
     """torchrun gives us the rendezvous; alone we become rank 0 of a 1-process group
-    (FSDP2 mixed precision needs a group even for one process)."""
+    (FSDP2 mixed precision needs a group even for one process).
+
+    ``timeout_s`` bounds every collective: a peer whose node vanished without closing its
+    connections (power loss, a partition) otherwise leaves the survivors blocked for the
+    backend's default (30 minutes for gloo). Past it the step fails as a lost peer (exit
+    75) and torchrun re-rendezvouses with the nodes that are left.
+    """
     if "MASTER_ADDR" not in os.environ:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
     backend = "nccl" if device_type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend)
+    dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
 
 
 def _is_peer_failure(exc: BaseException) -> bool:
@@ -69,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     from seer.trainer.reporting import record_exit, register_worker, setup_logging
 
     setup_logging(runtime)
+    if runtime.run_dir is not None:
+        # A local run: one writer group per run directory, and no worker outlives torchrun
+        # (seer.platform.run_lock, seer.platform.lifeline).
+        hold_workers_lock(runtime.run_dir)
+        if not die_with_parent():
+            log.error("torchrun is already gone; not starting")
+            return EXIT_RETRYABLE
     try:
         job = load_job_from_env(args.job)
     except SpecError as exc:
@@ -92,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             or (job.spec.resources.device == "auto" and torch.cuda.is_available())
             else "cpu"
         )
-        _init_process_group(device_type)
+        _init_process_group(device_type, job.spec.training.collective_timeout_seconds)
         runtime = Runtime.from_env()  # RANK may have been set just now
         metrics = TrainerMetrics.create(job.name, runtime.rank)
         port = None
