@@ -17,9 +17,20 @@ want="$(cat pyproject.toml constraints/ci.txt | sha256sum | cut -d' ' -f1)"
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-# pyproject.toml declares a torch range; constraints/ci.txt pins the exact version (the CPU
-# wheel here). On a GPU machine install the CUDA build first; see README "GPU machines".
-.venv/bin/python -m pip install --quiet -c constraints/ci.txt -e ".[test]"
+echo "Setting up .venv (first run or changed dependencies; about 2 minutes)..." >&2
+# The installers' own chatter (pip notices, setuptools build warnings) goes to a log that is
+# shown only if something fails: what a newcomer sees first is the project's own output.
+log=.venv-bootstrap.log
+{
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  # pyproject.toml declares a torch range; constraints/ci.txt pins the exact version (the CPU
+  # wheel here). On a GPU machine install the CUDA build first; see README "GPU machines".
+  .venv/bin/python -m pip install --quiet -c constraints/ci.txt -e ".[test]"
+} >"$log" 2>&1 || {
+  echo "error: setting up .venv failed; the installer said:" >&2
+  tail -n 40 "$log" >&2
+  exit 1
+}
+mv "$log" .venv/bootstrap.log
 echo "$want" > "$stamp"
