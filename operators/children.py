@@ -21,9 +21,11 @@ which is exactly Kubeflow's "one pod lost restarts everything".
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from seer.platform.contract import (
+    ANNOTATION_PREFIX,
     ANNOTATION_SPEC_HASH,
     CONTAINER_RENDEZVOUS,
     CONTAINER_TRAINER,
@@ -40,6 +42,7 @@ from seer.platform.contract import (
     ROLE_WORKER,
     STORAGE_SECRET_KEYS,
 )
+from seer.platform.kube.status import rfc3339
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
 from seer.platform.worker import (
     pod_cpus,
@@ -49,6 +52,11 @@ from seer.platform.worker import (
     worker_env,
     worker_image,
 )
+
+#: On a replacement worker: when the failure event it replaces began (RFC 3339). Pods lost
+#: together count one restart (``planning``); this is how a later reconcile, or a restarted
+#: operator, knows which event a restart number belongs to without any other state.
+ANNOTATION_FAILURE_EVENT = f"{ANNOTATION_PREFIX}/failure-event"
 
 #: Seconds added to the checkpoint budget for torchrun's shutdown and the process exit.
 GRACE_MARGIN_SECONDS = 15
@@ -186,8 +194,11 @@ def _scratch_env() -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in SCRATCH_ENV.items()]
 
 
-def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any]:
-    """The worker pod of node slot ``slot``, created at restart count ``restart``."""
+def worker_pod(
+    job: SeerJob, uid: str, slot: int, restart: int, failure_event: datetime | None = None
+) -> dict[str, Any]:
+    """The worker pod of node slot ``slot``, created at restart count ``restart``
+    (``failure_event``: when the failure it replaces began, for a replacement)."""
     resources = job.spec.resources
     labels = {**_labels(job, ROLE_WORKER), LABEL_SLOT: str(slot), LABEL_RESTART: str(restart)}
     spec: dict[str, Any] = {
@@ -217,12 +228,10 @@ def worker_pod(job: SeerJob, uid: str, slot: int, restart: int) -> dict[str, Any
         spec["tolerations"] = _tolerations(job)
     if resources.priority_class_name:
         spec["priorityClassName"] = resources.priority_class_name
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": _metadata(job, uid, worker_name(job.name, slot, restart), labels),
-        "spec": spec,
-    }
+    metadata = _metadata(job, uid, worker_name(job.name, slot, restart), labels)
+    if failure_event is not None:
+        metadata["annotations"][ANNOTATION_FAILURE_EVENT] = rfc3339(failure_event)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
 def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from seer.operators.children import (
+    ANNOTATION_FAILURE_EVENT,
     grace_period_seconds,
     rendezvous_name,
     rendezvous_pod,
@@ -316,7 +317,7 @@ def desired_children(
     delete.extend(_superseded_workers(job, slots))
     create.extend(worker_pod(job, uid, slot, restarts) for slot in range(nodes.max) if slot not in newest)
 
-    replaced = _replace_failed(job, uid, failures, restarts, now)
+    replaced = _replace_failed(job, uid, failures, restarts, current_failure_event(slots.all(), restarts), now)
     restarts = replaced.restarts
     create.extend(replaced.create)
     delete.extend(replaced.delete)
@@ -450,6 +451,12 @@ def _superseded_workers(job: SeerJob, slots: _Slots) -> list[Deletion]:
     ]
 
 
+#: Pods whose failures begin within this many seconds of an event's first failure belong
+#: to that event and cost one restart together: a lost node, a failed switch or a
+#: preemption wave takes several workers at once, and each may be reported separately.
+FAILURE_EVENT_WINDOW_SECONDS = 30.0
+
+
 @dataclass
 class _Replacements:
     restarts: int
@@ -461,43 +468,78 @@ class _Replacements:
     budget_spent: Verdict | None = None
 
 
+def current_failure_event(pods: list[dict[str, Any]], restarts: int) -> datetime | None:
+    """When the failure event behind restart number ``restarts`` began, as recorded on
+    its replacement pods (None: that restart was no failure event, or none yet)."""
+    stamps = [
+        parse_rfc3339(stamp)
+        for pod in pods
+        if _int_label(pod, LABEL_RESTART) == restarts
+        and (stamp := (_meta(pod).get("annotations") or {}).get(ANNOTATION_FAILURE_EVENT))
+    ]
+    return min(stamps) if stamps else None
+
+
 def _replace_failed(
     job: SeerJob,
     uid: str,
     failures: dict[int, tuple[dict[str, Any], Failure]],
     restarts: int,
+    event_start: datetime | None,
     now: datetime,
 ) -> _Replacements:
-    """Replace each retryable failed worker once its backoff has passed, slot by slot,
-    until the restart budget is spent (the restart policy decides each one)."""
+    """Replace retryable failed workers, one restart per failure *event* (level-triggered).
+
+    Failures are taken in time order; one that began within
+    :data:`FAILURE_EVENT_WINDOW_SECONDS` of the current event's first failure
+    (``event_start``, read back from the replacements' annotation), of a pod older than
+    the event, joins it: its replacement gets the event's restart number and spends no
+    budget. Any other (a replacement failing again included) opens
+    a new event: the restart policy decides (budget, backoff from the event's start)
+    and every worker of the event is replaced after the same wait."""
     out = _Replacements(restarts)
-    for slot, (pod, failure) in sorted(failures.items()):
-        # Seeded by (job uid, restart number): every reconcile computes the same jittered wait.
-        decision = verdict(failure, restarts, job.spec.restart, jitter_rng(uid, restarts))
-        if decision.action == "fail":
-            out.budget_spent = decision
-            break
-        delay = decision.backoff_seconds
+    window = timedelta(seconds=FAILURE_EVENT_WINDOW_SECONDS)
+    backoff_until: datetime | None = None  # set while the current event waits for its backoff
+    event_number = restarts  # the restart number of the current event (once it restarts)
+    timed = sorted(failures.items(), key=lambda item: (failure_time(item[1][0]) or now, item[0]))
+    for slot, (pod, failure) in timed:
         failed_at = failure_time(pod) or now
-        wait = (failed_at + timedelta(seconds=delay) - now).total_seconds()
-        if wait > 0:
+        # A replacement made for the event that fails again is a new failure (a crash loop costs restarts).
+        joins = (
+            event_start is not None
+            and abs(failed_at - event_start) <= window
+            and _int_label(pod, LABEL_RESTART) < event_number
+        )
+        if not joins:
+            # Seeded by (job uid, restart number): every reconcile computes the same jittered wait.
+            decision = verdict(failure, restarts, job.spec.restart, jitter_rng(uid, restarts))
+            if decision.action == "fail":
+                out.budget_spent = decision
+                break
+            event_start, event_number = failed_at, restarts + 1
+            backoff_until = failed_at + timedelta(seconds=decision.backoff_seconds)
+            if backoff_until <= now:
+                restarts += 1
+                out.causes.append(failure.cause.value if failure.cause else "unknown")
+                backoff_until = None
+        if backoff_until is not None:
+            wait = (backoff_until - now).total_seconds()
             out.requeue_after = wait if out.requeue_after is None else min(out.requeue_after, wait)
             out.events.append(
                 JobEvent("Normal", "BackingOff", f"{failure.message}; replacing it in {wait:.0f}s (backoff)")
             )
             continue
-        restarts += 1
-        replacement = worker_pod(job, uid, slot, restarts)
+        replacement = worker_pod(job, uid, slot, restarts, failure_event=event_start)
         out.create.append(replacement)
         if not _terminating(pod):
             out.delete.append(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)))
-        out.causes.append(failure.cause.value if failure.cause else "unknown")
         out.events.append(
             JobEvent(
                 "Warning",
                 f"Worker{failure.reason}",
                 f"{failure.message}; replaced by {replacement['metadata']['name']} "
-                f"(restart {restarts} of {job.spec.restart.max_restarts})",
+                f"(restart {restarts} of {job.spec.restart.max_restarts}; pods failing within "
+                f"{FAILURE_EVENT_WINDOW_SECONDS:.0f} s of each other count once)",
             )
         )
     out.restarts = restarts

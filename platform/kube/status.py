@@ -6,7 +6,8 @@ state). Like the spec, documents use camelCase keys.
 
 Invariants:
 - ``phase`` only moves out of ``Succeeded``/``Failed`` never (terminal phases).
-- ``restarts`` only grows; each replaced worker pod counts one restart.
+- ``restarts`` only grows; each failure event counts one restart (workers lost within
+  30 s of each other count once: ``seer.operators.planning``), and so does a regroup.
 - Timestamps are RFC 3339 strings in UTC (``2025-01-31T12:00:00Z``), as Kubernetes writes them.
 """
 
@@ -66,7 +67,10 @@ class SeerJobStatus(_Doc):
     )
     restarts: int = Field(
         default=0,
-        description="Worker pods replaced after a retryable failure (counts against `restart.maxRestarts`).",
+        description=(
+            "Restarts after retryable failures, one per failure event: workers lost within 30 s of each other "
+            "count once (counts against `restart.maxRestarts`)."
+        ),
         ge=0,
     )
     last_checkpoint_step: int | None = Field(

@@ -180,3 +180,102 @@ def test_conditions_flip_with_transitions():
     assert (
         second.status.condition("Running").status == "False" and second.status.condition("Restarting").status == "True"
     )
+
+
+# ------------------------------------------------------------------ one restart per failure event
+
+
+def lost(p, at):
+    """The node controller's view of a pod on a lost node (no container record)."""
+    p["status"] = {
+        "phase": "Failed",
+        "reason": "NodeLost",
+        "conditions": [
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "DeletionByTaintManager",
+                "lastTransitionTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        ],
+    }
+    return p
+
+
+BUDGET_2 = {"restart": {"maxRestarts": 2, "backoffSeconds": 0, "maxBackoffSeconds": 0}}
+
+
+@pytest.mark.parametrize(
+    "offsets, restarts",
+    [
+        ((0, 0, 0), 1),  # one node (or switch) took three pods at once
+        ((0, 10, 29), 1),  # within the window of the first failure: one event
+        ((0, 31, 31), 2),  # a second event 31 s later
+        ((0, 40, 80), 3),  # three separate events: over a budget of 2
+    ],
+)
+def test_pods_failing_within_the_window_count_one_restart(offsets, restarts):
+    j = job(**BUDGET_2)
+    pods = [lost(worker_pod(j, UID, s, 0), NOW - timedelta(seconds=100 - off)) for s, off in enumerate(offsets)]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running))
+    if restarts > 2:
+        assert p.status.phase == Phase.failed and p.status.condition("Failed").reason == "RestartBudgetSpent"
+        return
+    assert p.status.restarts == restarts and p.status.phase != Phase.failed
+    created = names(m for m in p.create if _labels_of(m).get("seer.dev/role") == "worker")
+    assert len(created) == 3 and len(p.restart_causes) == restarts
+    # Level-triggered: the same observation plans the same thing again.
+    assert names(plan(j, pods, SeerJobStatus(phase=Phase.running)).create) == names(p.create)
+
+
+def _labels_of(m):
+    return m["metadata"]["labels"]
+
+
+def test_a_failure_seen_after_its_siblings_were_replaced_joins_their_event():
+    """Slot 0 failed at t0 and was replaced (restart 1); slot 1's failure at t0 + 10 s is
+    reported later: it is the same node failure, replaced as restart 1 too, budget untouched."""
+    j = job(**BUDGET_2)
+    t0 = NOW - timedelta(seconds=60)
+    replacement = worker_pod(j, UID, 0, 1, failure_event=t0)
+    pods = [replacement, lost(worker_pod(j, UID, 1, 0), t0 + timedelta(seconds=10)), running(worker_pod(j, UID, 2, 0))]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.restarting, restarts=1))
+    assert "j-worker-1-1" in names(p.create) and p.status.restarts == 1 and p.restart_causes == ()
+    # ...also after an operator restart that lost the status (restarts recovered from the suffix)
+    again = plan(j, pods, SeerJobStatus(phase=Phase.restarting))
+    assert "j-worker-1-1" in names(again.create) and again.status.restarts == 1
+
+
+def test_a_failure_after_the_window_is_a_new_event_and_may_spend_the_budget():
+    j = job(restart={"maxRestarts": 1, "backoffSeconds": 0, "maxBackoffSeconds": 0})
+    t0 = NOW - timedelta(seconds=600)
+    pods = [
+        running(worker_pod(j, UID, 0, 1, failure_event=t0)),
+        lost(worker_pod(j, UID, 1, 0), NOW - timedelta(seconds=5)),
+        running(worker_pod(j, UID, 2, 0)),
+    ]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=1))
+    assert p.status.phase == Phase.failed and p.status.condition("Failed").reason == "RestartBudgetSpent"
+
+
+def test_replacements_record_their_failure_event():
+    j = job(**BUDGET_2)
+    at = NOW - timedelta(seconds=50)
+    pods = [lost(worker_pod(j, UID, s, 0), at) for s in range(3)]
+    created = [m for m in plan(j, pods).create if _labels_of(m).get("seer.dev/role") == "worker"]
+    assert {m["metadata"]["annotations"]["seer.dev/failure-event"] for m in created} == {
+        at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    }
+
+
+def test_a_replacement_failing_again_within_the_window_is_a_new_event():
+    """A crash loop: worker-0-1 was made for the event at t0 and fails 5 s later."""
+    j = job(**BUDGET_2)
+    t0 = NOW - timedelta(seconds=20)
+    pods = [
+        lost(worker_pod(j, UID, 0, 1, failure_event=t0), t0 + timedelta(seconds=5)),
+        running(worker_pod(j, UID, 1, 0)),
+        running(worker_pod(j, UID, 2, 0)),
+    ]
+    p = plan(j, pods, SeerJobStatus(phase=Phase.running, restarts=1))
+    assert "j-worker-0-2" in names(p.create) and p.status.restarts == 2

@@ -187,3 +187,31 @@ def test_deleted_rendezvous_pod_is_reported_and_the_workers_regroup_once(cluster
     store = next(c for c in cluster.status("iota")["conditions"] if c["type"] == "RendezvousReady")
     assert store["status"] == "True" and cluster.status("iota")["restarts"] == 1
     assert _names(cluster.pods("iota")) == ["iota-worker-0-1"]
+
+
+def test_one_node_failure_taking_three_workers_costs_one_restart(cluster, operator):
+    cluster.submit("kappa", resources={"nodes": {"min": 3, "max": 3}}, **FAST_RESTARTS)  # maxRestarts: 2
+    wait_for(lambda: len(cluster.pods("kappa")) == 3)
+    cluster.run_all("kappa")
+    wait_for(lambda: cluster.status("kappa").get("phase") == "Running")
+    for slot, second in enumerate(("00", "04", "09")):  # one switch failure, reported pod by pod
+        cluster.set_pod_status(
+            f"kappa-worker-{slot}-0",
+            {
+                "phase": "Failed",
+                "reason": "NodeLost",
+                "conditions": [
+                    {
+                        "type": "DisruptionTarget",
+                        "status": "True",
+                        "reason": "DeletionByTaintManager",
+                        "lastTransitionTime": f"2020-01-01T00:00:{second}Z",
+                    }
+                ],
+            },
+        )
+        wait_for(lambda: f"kappa-worker-{slot}-1" in _names(cluster.pods("kappa")), what=f"replacement {slot}")  # noqa: B023
+    next_full_round("kappa")
+    status = cluster.status("kappa")
+    assert status["phase"] != "Failed" and status["restarts"] == 1
+    assert _names(cluster.pods("kappa")) == ["kappa-worker-0-1", "kappa-worker-1-1", "kappa-worker-2-1"]
