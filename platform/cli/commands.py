@@ -57,6 +57,30 @@ def _backend(args: argparse.Namespace, job: SeerJob | None = None) -> Backend:
         raise UserError(str(exc), code=2) from None
 
 
+TORCHX_MISSING = (
+    "the local scheduler runs jobs through TorchX, which is not installed here: "
+    "pip install 'seer-platform[torchx]' (or submit to a cluster with -s kubernetes)"
+)
+
+
+def torchx_available() -> bool:
+    """Whether TorchX can be imported. It is an extra (``seer-platform[torchx]``): workers and
+    the operator never need it, and torchx 0.7.0 pins urllib3<1.27 (docs/architecture.md)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torchx") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _require_torchx(backend: Backend) -> None:
+    """Local runs and local dry runs build a TorchX AppDef; say so in one line, before anything
+    is written, instead of a traceback (or a supervisor that dies in the background)."""
+    if backend.name == "local" and not torchx_available():
+        raise UserError(TORCHX_MISSING)
+
+
 def _when(ts: float | None) -> str:
     if not ts:
         return "-"
@@ -75,6 +99,7 @@ def _fmt(v: Any, spec: str = "") -> str:
 def cmd_submit(args: argparse.Namespace) -> int:
     job = load_job(args.file)  # SpecError -> exit 2, nothing written
     backend = _backend(args, job)
+    _require_torchx(backend)
     if args.dry_run:
         return _dry_run(job, backend, args.output)
     try:
@@ -92,15 +117,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
-    from seer.platform.appdef import build_appdef
-    from seer.platform.runs import RunDir
-
-    if backend.name == "kubernetes":
+    if backend.name == "kubernetes":  # the SeerJob itself: no AppDef, no TorchX
         from seer.platform.kube.resource import custom_resource
 
         doc = custom_resource(job, backend.namespace)  # type: ignore[attr-defined]
         print(dump(doc, "json" if output == "json" else "yaml"))
         return 0
+    from seer.platform.appdef import build_appdef
+    from seer.platform.runs import RunDir
+
     app = build_appdef(job, target="local", run_dir=RunDir.for_job(job.name).path)
     role = app.roles[0]
     env = {key: ("<the job document as JSON>" if key == ENV_JOB_SPEC else value) for key, value in role.env.items()}
