@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seer.platform import lifeline
 from seer.platform.appdef import build_appdef
 from seer.platform.contract import EXIT_OK
 from seer.platform.loading import load_job
@@ -167,6 +168,8 @@ class Supervisor:
         from torchx.specs import AppState
 
         app = build_appdef(self.job, target="local", run_dir=self.run.path, restart_count=restarts, attempt=attempt)
+        role = app.roles[0]  # torchrun (`python -m torch.distributed.run ...`) dies with this supervisor
+        role.args = lifeline.wrap(role.args, os.getpid())
         log_dir = self.run.logs / f"attempt-{attempt}"
         log_dir.mkdir(parents=True, exist_ok=True)
         handle = runner.run(app, scheduler="local_cwd", cfg={"log_dir": str(log_dir)})

@@ -138,11 +138,29 @@ class RunDir:
                 continue
         return out
 
+    def live_worker_pids(self) -> list[int]:
+        """Registered workers that are alive *and* belong to this run: a pid file can be left
+        by a worker that died without cleaning up, and its pid reused by anything; where
+        ``/proc`` exists a process counts only with this run's ``SEER_RUN_DIR`` in its
+        environment (what ``seerctl cancel`` signals must be ours)."""
+        return [pid for pid in self.worker_pids() if pid_alive(pid) and _started_for(pid, self.path)]
+
 
 def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     os.replace(tmp, path)
+
+
+def _started_for(pid: int, run_dir: Path) -> bool:
+    """Whether process ``pid`` was started for ``run_dir`` (True where /proc is unreadable)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid file
+    except OSError:
+        return True
+    return f"SEER_RUN_DIR={run_dir}".encode() in environ.split(b"\0")
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -173,12 +191,19 @@ def supervisor_alive(run: "RunDir", state: RunState) -> bool:
 
 
 def effective_phase(state: RunState, run: "RunDir | None" = None) -> str:
-    """The phase to show: an active run whose supervisor died is reported Failed (Lost).
-    With ``run``, "died" is read from the run's owner lock, else from the supervisor's pid."""
-    alive = supervisor_alive(run, state) if run is not None else pid_alive(state.supervisor_pid)
-    if state.phase in ACTIVE_PHASES and not alive:
-        return "Failed"
-    return state.phase
+    """The phase to show: an active run whose supervisor died is reported Failed (Lost),
+    unless workers of it still run (orphans finishing a final checkpoint: it *is* still
+    running, and ``seerctl cancel`` stops them). With ``run``, both are read from the run's
+    locks (``seer.platform.run_lock``), else from the supervisor's pid."""
+    if state.phase not in ACTIVE_PHASES:
+        return state.phase
+    if run is None:
+        return state.phase if pid_alive(state.supervisor_pid) else "Failed"
+    from seer.platform.run_lock import workers_alive
+
+    if supervisor_alive(run, state) or workers_alive(run.path):
+        return state.phase
+    return "Failed"
 
 
 def list_runs() -> list[RunDir]:

@@ -23,9 +23,9 @@ from seer.platform.runs import (
     RunState,
     effective_phase,
     list_runs,
-    pid_alive,
     runs_root,
     signal_pids,
+    supervisor_alive,
 )
 from seer.platform.spec import SeerJob
 from seer.platform.worker import local_command
@@ -43,8 +43,14 @@ def local_status(run: RunDir) -> JobStatus:
         completion_time=state.completion_time,
         restarts=state.restarts,
     )
-    if status.phase != state.phase:
+    if state.phase in ACTIVE_PHASES and not supervisor_alive(run, state):
         status.reason, status.message = "SupervisorLost", f"supervisor pid {state.supervisor_pid} is gone"
+        if status.phase in ACTIVE_PHASES:  # its workers outlived it
+            orphans = ", ".join(map(str, run.live_worker_pids())) or "not yet registered"
+            status.message += (
+                f"; its workers (pids {orphans}) still run until they stop after a final checkpoint: "
+                f"`seerctl cancel {run.name}` stops them now"
+            )
     for event in run.events():
         kind = event.get("type")
         if kind == "start":
@@ -164,16 +170,29 @@ class LocalBackend:
         run = self._existing(name)
         state = run.read_state()
         assert state is not None
-        if effective_phase(state, run) not in ACTIVE_PHASES:
-            return f"job {name!r} is not running ({effective_phase(state, run)}); nothing to cancel"
-        run.update_state(cancel_requested=True)
-        if pid_alive(state.supervisor_pid):
-            # The supervisor forwards SIGTERM to the workers, which checkpoint and exit.
-            signal_pids([state.supervisor_pid], signal.SIGTERM)  # type: ignore[list-item]
-        else:
-            signal_pids(run.worker_pids(), signal.SIGTERM)
-            run.update_state(phase="Cancelled", reason="Cancelled", completion_time=time.time())
-        return f"cancelling {name!r}: workers write a final checkpoint and stop"
+        if state.phase in ACTIVE_PHASES and supervisor_alive(run, state):
+            if not state.supervisor_pid:
+                return f"job {name!r} is starting; cancel it again in a moment"
+            # The supervisor records the cancel and forwards SIGTERM to the workers, which
+            # checkpoint and exit (it alone writes state.json while it lives).
+            signal_pids([state.supervisor_pid], signal.SIGTERM)
+            return f"cancelling {name!r}: workers write a final checkpoint and stop"
+        orphans = run.live_worker_pids()
+        if orphans:  # the supervisor is gone (killed), its workers are not: stop them directly
+            signal_pids(orphans, signal.SIGTERM)
+            if state.phase in ACTIVE_PHASES:
+                run.update_state(
+                    phase="Cancelled",
+                    reason="Cancelled",
+                    message=f"cancelled after its supervisor was lost; stopped workers {orphans}",
+                    cancel_requested=True,
+                    completion_time=time.time(),
+                )
+            return (
+                f"cancelling {name!r}: its supervisor is gone; its orphaned workers (pids "
+                f"{', '.join(map(str, orphans))}) write a final checkpoint and stop"
+            )
+        return f"job {name!r} is not running ({effective_phase(state, run)}); nothing to cancel"
 
     def logs(self, name: str, *, rank: int | None, follow: bool) -> Iterator[str]:
         run = self._existing(name)

@@ -13,6 +13,7 @@ No assertion depends on timing: every wait is a bounded poll for a state.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -105,7 +106,7 @@ def test_two_submits_of_one_name_released_together_start_exactly_one_job(
     barrier = tmp_path / "barrier"
     barrier.mkdir()
 
-    path = job_file("twin", optim={"maxSteps": 10_000, "epochs": 100}, checkpoint={"intervalSteps": 1000})
+    path = job_file("twin", optim={"maxSteps": 1_000_000, "epochs": 100_000}, checkpoint={"intervalSteps": 1000})
     run = local_run("twin")
     reaper(run)
     submits = [seerctl_popen(run, "submit", str(path), extra_env={"SEER_TEST_SUBMIT_BARRIER": str(barrier)})]
@@ -132,3 +133,141 @@ def test_two_submits_of_one_name_released_together_start_exactly_one_job(
     final = run.wait_until_final()
     assert final["phase"] == "Cancelled", run.diagnostics()
     wait_for("every process of the run to end", lambda: not processes_of(run.path))
+
+
+def _live(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] != "Z":
+            out.append(pid)
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_supervisor_stops_torchrun_and_the_workers(
+    job_file: Callable[..., Path], local_run: Callable[[str], LocalRun], reaper: Callable[[LocalRun], None]
+) -> None:
+    from seer.platform.run_lock import workers_alive
+
+    path = job_file(
+        "orphan",
+        resources={"procsPerNode": 2},
+        optim={"maxSteps": 1_000_000, "epochs": 100_000},
+        checkpoint={"intervalSteps": 1000},
+    )
+    run = local_run("orphan")
+    reaper(run)
+    run.seerctl("submit", str(path))
+    run.wait_for_step(1)
+    supervisor = run.state()["supervisor_pid"]
+    group = [pid for pid in processes_of(run.path) if pid != supervisor]
+    assert len(group) >= 3, f"torchrun and 2 workers expected, found {group}\n{run.diagnostics()}"
+    assert workers_alive(run.path), "every worker holds the run's workers lock"
+
+    os.kill(supervisor, signal.SIGKILL)
+    wait_for("torchrun and the workers to stop after their supervisor died", lambda: not _live(group))
+
+    st = run.status()
+    assert (st["phase"], st["reason"]) == ("Failed", "SupervisorLost"), st
+    assert not workers_alive(run.path)
+    # They were stopped as on a preemption (SIGTERM through torchrun), not killed: each
+    # wrote its exit record, retryable, so `--resume` goes on from their final checkpoint.
+    exits = [json.loads(p.read_text()) for p in sorted((run.path / "exits" / "attempt-1").glob("rank-*.json"))]
+    assert [e["exit_code"] for e in exits] == [75, 75], exits
+
+    resumed = run.seerctl("submit", str(path), "--resume")
+    assert resumed.returncode == 0
+    run.wait_for_step(st["step"] + 1, after_start=2)
+    assert run.state()["phase"] == "Running"
+
+
+@pytest.mark.slow
+def test_a_second_supervisor_on_an_owned_run_directory_is_refused(
+    job_file: Callable[..., Path], local_run: Callable[[str], LocalRun], reaper: Callable[[LocalRun], None]
+) -> None:
+    path = job_file("owned", optim={"maxSteps": 1_000_000, "epochs": 100_000}, checkpoint={"intervalSteps": 1000})
+    run = local_run("owned")
+    reaper(run)
+    run.seerctl("submit", str(path))
+    run.wait_for_step(1)
+    before = run.state()
+
+    second = subprocess.run(
+        [sys.executable, "-m", "seer.platform.local_supervisor", str(run.path)],
+        env=quiet_env({"SEER_HOME": str(run.home)}),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "owned by another supervisor" in second.stdout + second.stderr
+    after = run.state()
+    assert after["supervisor_pid"] == before["supervisor_pid"] and after["attempt"] == before["attempt"]
+    assert after["phase"] == "Running"
+
+
+ORPHAN_WORKER = """\
+import os, signal, sys, time
+from pathlib import Path
+from seer.platform.run_lock import hold_workers_lock
+
+run_dir = Path(os.environ["SEER_RUN_DIR"])
+hold_workers_lock(run_dir)  # what every real worker does first
+(run_dir / "pids").mkdir(exist_ok=True)
+(run_dir / "pids" / "rank-0.pid").write_text(str(os.getpid()))
+signal.signal(signal.SIGTERM, lambda *_: os._exit(75))  # a final checkpoint, then 'retryable'
+print("ready", flush=True)
+deadline = time.monotonic() + 300  # never outlive a broken test
+while time.monotonic() < deadline:
+    time.sleep(0.2)
+sys.exit(3)
+"""
+
+
+@pytest.mark.slow
+def test_orphaned_workers_are_shown_block_resume_and_are_stopped_by_cancel(
+    job_file: Callable[..., Path], local_run: Callable[[str], LocalRun]
+) -> None:
+    """A worker that outlived its supervisor (what SIGKILL left before workers died with it;
+    still possible for the seconds a worker takes to write its final checkpoint)."""
+    from seer.platform.loading import load_job
+    from seer.platform.runs import RunDir, RunState
+
+    path = job_file("stray")
+    run = local_run("stray")
+    rundir = RunDir(run.path)
+    rundir.logs.mkdir(parents=True)
+    rundir.job_file.write_text(load_job(path).to_yaml())
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    rundir.write_state(RunState(name="stray", phase="Running", supervisor_pid=gone.pid, attempt=1))
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_WORKER],
+        env=quiet_env({"SEER_RUN_DIR": str(run.path)}),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert orphan.stdout is not None and orphan.stdout.readline().strip() == "ready"
+
+        st = run.status()
+        assert (st["phase"], st["reason"]) == ("Running", "SupervisorLost"), st
+        assert str(orphan.pid) in st["message"], st
+
+        resumed = run.seerctl("submit", str(path), "--resume", check=False)
+        assert resumed.returncode == 1 and "still running" in resumed.stderr, resumed.stdout + resumed.stderr
+        assert run.state()["supervisor_pid"] == gone.pid, "a refused submit starts nothing"
+
+        cancelled = run.seerctl("cancel", "stray")
+        assert "orphaned" in cancelled.stdout, cancelled.stdout
+        assert orphan.wait(timeout=120) == 75
+        assert run.status()["phase"] == "Cancelled"
+    finally:
+        orphan.kill()
+        orphan.wait()
