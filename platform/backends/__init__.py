@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from seer.platform.backends.api import Backend, JobExists, JobNotFound, JobStatus, SubmitRefused
+from seer.platform.backends.api import Backend, JobExists, JobNotFound, JobStatus, SchedulerUnavailable, SubmitRefused
 from seer.platform.backends.local import LocalBackend
 
 
@@ -22,4 +22,13 @@ def get_backend(scheduler: str, *, context: str | None = None, namespace: str | 
     raise ValueError(f"unknown scheduler {scheduler!r}: use local or kubernetes")
 
 
-__all__ = ["Backend", "JobExists", "JobNotFound", "JobStatus", "LocalBackend", "SubmitRefused", "get_backend"]
+__all__ = [
+    "Backend",
+    "JobExists",
+    "JobNotFound",
+    "JobStatus",
+    "LocalBackend",
+    "SchedulerUnavailable",
+    "SubmitRefused",
+    "get_backend",
+]

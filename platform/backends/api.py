@@ -23,8 +23,17 @@ class JobExists(SubmitRefused):
     """Submitting a name that is taken (running, or finished without --resume/--fresh)."""
 
 
+class SchedulerUnavailable(Exception):
+    """The scheduler cannot be reached or is not configured (e.g. no kubeconfig); the
+    message says how to configure it."""
+
+
 class JobNotFound(Exception):
     """No job of that name on the scheduler; the message lists what exists where it can."""
+
+
+class JobRunning(Exception):
+    """The operation needs a stopped job (e.g. ``delete`` without ``--force``); the message says how."""
 
 
 @dataclass
@@ -59,6 +68,10 @@ class Backend(Protocol):
     def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str: ...
     def status(self, name: str) -> JobStatus: ...
     def list(self) -> list[JobStatus]: ...
-    def cancel(self, name: str) -> str: ...
+    def cancel(self, name: str) -> str:
+        """Stop the job after a final checkpoint and keep its record (status, checkpoints, logs):
+        ``submit --resume`` continues it. Everywhere the same meaning; ``delete`` forgets it."""
+        ...
+
     def logs(self, name: str, *, rank: int | None, follow: bool) -> Iterator[str]: ...
     def describe(self, name: str) -> dict[str, Any]: ...

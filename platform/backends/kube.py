@@ -12,13 +12,27 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from seer.platform.backends.api import JobExists, JobNotFound, JobStatus, SubmitRefused
+from seer.platform.backends.api import (
+    JobExists,
+    JobNotFound,
+    JobRunning,
+    JobStatus,
+    SchedulerUnavailable,
+    SubmitRefused,
+)
 from seer.platform.kube.client import KubeClient, kubeconfig_namespace, worker_slot
 from seer.platform.kube.resource import create_seerjob, custom_resource
 from seer.platform.kube.status import SeerJobStatus, parse_rfc3339
 from seer.platform.spec import SeerJob
 
 TERMINAL = ("Succeeded", "Failed")
+#: Phases in which no worker runs and none will start by itself: ``submit --resume`` may
+#: replace the SeerJob, ``delete`` needs no ``--force``.
+ENDED = (*TERMINAL, "Cancelled")
+#: Set by ``seerctl cancel`` (with ``spec.suspend: true``): the time of the cancel, RFC 3339.
+#: A suspended SeerJob carrying it is shown as Cancelled; one suspended by a queue (Kueue) or
+#: by hand is Suspended. (Spelled here until platform/contract.py takes it over.)
+ANNOTATION_CANCELLED = "seer.dev/cancelled-at"
 
 
 def _ts(text: str | None) -> float | None:
@@ -35,12 +49,21 @@ def status_of(doc: dict[str, Any]) -> JobStatus:
     status = SeerJobStatus.from_document(doc.get("status"))
     phase = status.phase.value if hasattr(status.phase, "value") else str(status.phase)
     condition = status.condition(phase)
+    reason, message = (condition.reason, condition.message) if condition else ("", "")
+    cancelled_at = (doc["metadata"].get("annotations") or {}).get(ANNOTATION_CANCELLED)
+    if cancelled_at and phase == "Suspended":  # `seerctl cancel`: suspended for good, not queued
+        stopping = bool(status.nodes_ready)
+        phase = "Cancelling" if stopping else "Cancelled"
+        reason = "Cancelled"
+        message = f"cancelled at {cancelled_at}; " + (
+            "workers are writing a final checkpoint" if stopping else "workers stopped after a final checkpoint"
+        )
     return JobStatus(
         name=doc["metadata"]["name"],
         scheduler="kubernetes",
         phase=phase,
-        reason=condition.reason if condition else "",
-        message=condition.message if condition else "",
+        reason=reason,
+        message=message,
         step=status.step,
         last_checkpoint_step=status.last_checkpoint_step,
         last_checkpoint_time=_ts(status.last_checkpoint_time),
@@ -66,7 +89,15 @@ class KubernetesBackend:
     @property
     def client(self) -> KubeClient:
         if self._client is None:
-            self._client = KubeClient.connect(self.context)
+            import kubernetes.config
+
+            try:
+                self._client = KubeClient.connect(self.context)
+            except (kubernetes.config.ConfigException, OSError) as exc:
+                raise SchedulerUnavailable(
+                    "no usable kubeconfig for the kubernetes scheduler: set KUBECONFIG or create ~/.kube/config "
+                    f"(--context picks a context), or run seerctl inside a cluster ({exc})"
+                ) from None
         return self._client
 
     @property
@@ -79,7 +110,11 @@ class KubernetesBackend:
             raise JobNotFound(f"no SeerJob {name!r} in namespace {self.namespace!r}")
         return doc
 
-    def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str:
+    @staticmethod
+    def check_submittable(job: SeerJob) -> None:
+        """What a cluster cannot run, refused before anything is sent (pure): ``submit`` and
+        ``submit --dry-run`` both call it, so a dry run never shows a resource that the
+        real submit would refuse."""
         if not job.spec.checkpoint.url:
             raise SubmitRefused(
                 "spec.checkpoint.url is required on Kubernetes: workers share no disk, so checkpoints go to "
@@ -91,10 +126,13 @@ class KubernetesBackend:
                 f"spec.data.sources {local_sources} are local paths; on Kubernetes give object-storage URLs "
                 "(s3://, gs://) the workers can read"
             )
+
+    def submit(self, job: SeerJob, *, resume: bool = False, fresh: bool = False) -> str:
+        self.check_submittable(job)
         existing = self.client.get(self.namespace, job.name)
         if existing is not None:
-            phase = (existing.get("status") or {}).get("phase", "Pending")
-            if phase not in TERMINAL:
+            phase = status_of(existing).phase
+            if phase not in ENDED:
                 raise JobExists(
                     f"SeerJob {job.name!r} is already {phase.lower()} in namespace {self.namespace!r}; cancel it with "
                     f"`seerctl cancel {job.name} -s kubernetes` or pick another metadata.name"
@@ -125,15 +163,36 @@ class KubernetesBackend:
     def status(self, name: str) -> JobStatus:
         return status_of(self._get(name))
 
-    def list(self) -> list[JobStatus]:
-        return [status_of(d) for d in self.client.list(self.namespace)]
+    def list(self, *, all_namespaces: bool = False) -> list[JobStatus]:
+        return [status_of(d) for d in self.client.list(None if all_namespaces else self.namespace)]
 
     def cancel(self, name: str) -> str:
-        self._get(name)
-        self.client.delete(self.namespace, name)
-        return f"deleted SeerJob {name!r}: its workers get SIGTERM, write a final checkpoint and stop"
+        """Suspend the SeerJob and mark it cancelled: the operator stops the workers after a
+        final checkpoint and the resource stays (status, history); ``submit --resume``
+        continues it, ``delete`` removes it."""
+        phase = status_of(self._get(name)).phase
+        if phase in ENDED:
+            return f"SeerJob {name!r} is not running ({phase}); nothing to cancel"
+        cancel_seerjob(self.client, self.namespace, name)
+        return (
+            f"cancelling SeerJob {name!r}: its workers write a final checkpoint and stop; the SeerJob stays "
+            f"(`seerctl delete {name} -s kubernetes -n {self.namespace}` removes it)"
+        )
 
-    def logs(self, name: str, *, rank: int | None, follow: bool) -> Iterator[str]:
+    def delete(self, name: str, *, force: bool = False) -> str:
+        """Delete the SeerJob (the operator's children go with it); a running one only with ``force``."""
+        phase = status_of(self._get(name)).phase
+        if phase not in ENDED and not force:
+            raise JobRunning(
+                f"SeerJob {name!r} is {phase.lower()}: cancel it first (`seerctl cancel {name} -s kubernetes "
+                f"-n {self.namespace}`), or delete it anyway with --force"
+            )
+        self.client.delete(self.namespace, name)
+        return f"deleted SeerJob {name!r} in namespace {self.namespace!r}" + (
+            "" if phase in ENDED else " (its workers get SIGTERM and write a final checkpoint)"
+        )
+
+    def logs(self, name: str, *, rank: int | None, follow: bool, tail: int | None = None) -> Iterator[str]:
         self._get(name)
         pods = self.client.worker_pods(self.namespace, name)
         newest: dict[str, dict[str, Any]] = {}
@@ -147,7 +206,7 @@ class KubernetesBackend:
         for s in slots:
             pod = newest[s]["metadata"]["name"]
             prefix = "" if len(slots) == 1 else f"[{pod}] "
-            for line in self.client.log_lines(self.namespace, pod, follow=follow and len(slots) == 1):
+            for line in self.client.log_lines(self.namespace, pod, follow=follow and len(slots) == 1, tail=tail):
                 yield prefix + line
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -163,4 +222,16 @@ class KubernetesBackend:
         return {"status": status_of(doc).to_dict(), "resource": doc, "pods": pods}
 
 
-__all__ = ["KubernetesBackend", "custom_resource", "status_of"]
+def cancel_seerjob(client: KubeClient, namespace: str, name: str) -> None:
+    """``cancel`` on Kubernetes, for ``seerctl`` and the TorchX ``seer`` scheduler alike:
+    ``spec.suspend: true`` (the operator stops the workers after a final checkpoint) plus
+    the cancel annotation (so status says Cancelled, not Suspended)."""
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"metadata": {"annotations": {ANNOTATION_CANCELLED: now}}, "spec": {"suspend": True}}
+    if client.patch(namespace, name, body) is None:
+        raise JobNotFound(f"no SeerJob {name!r} in namespace {namespace!r}")
+
+
+__all__ = ["ANNOTATION_CANCELLED", "KubernetesBackend", "cancel_seerjob", "custom_resource", "status_of"]

@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from seer.platform.backends.api import JobNotFound
+    from seer.platform.backends.api import JobNotFound, SchedulerUnavailable
     from seer.platform.cli import commands
 
     handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         commands.print_error(str(exc))
         return exc.code
-    except JobNotFound as exc:  # every verb that names a job: one message, exit 1
+    except (JobNotFound, SchedulerUnavailable) as exc:  # no such job / no usable scheduler: one line, exit 1
         commands.print_error(str(exc))
         return EXIT_FAILED
     except BrokenPipeError:  # `seerctl ... | head`: the reader left; not an error

@@ -120,6 +120,10 @@ def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
     if backend.name == "kubernetes":  # the SeerJob itself: no AppDef, no TorchX
         from seer.platform.kube.resource import custom_resource
 
+        try:  # the real submit's refusals: a dry run never prints what the cluster would not get
+            backend.check_submittable(job)  # type: ignore[attr-defined]
+        except SubmitRefused as exc:
+            raise UserError(str(exc)) from None
         doc = custom_resource(job, backend.namespace)  # type: ignore[attr-defined]
         print(dump(doc, "json" if output == "json" else "yaml"))
         return 0
