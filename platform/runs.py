@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from seer.platform.urls import redact_strings
+
 #: Phases shared with the Kubernetes status (plus Cancelled, which only exists locally).
 ACTIVE_PHASES = ("Pending", "Running", "Restarting")
 FINAL_PHASES = ("Succeeded", "Failed", "Cancelled")
@@ -107,8 +109,10 @@ class RunDir:
             return None
 
     def write_state(self, state: RunState) -> None:
+        """Write ``state.json`` atomically, every URL in it redacted (``seer.platform.urls``):
+        messages quote exception texts, which may quote a URL with credentials."""
         self.path.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.state_file, asdict(state))
+        write_json_atomic(self.state_file, redact_strings(asdict(state)))
 
     def update_state(self, **changes: Any) -> RunState:
         state = self.read_state() or RunState(name=self.name)

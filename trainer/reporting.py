@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seer.platform.urls import redact_urls_in
 from seer.trainer.runtime import Runtime
 
 log = logging.getLogger("seer.trainer")
@@ -71,6 +72,7 @@ def record_exit(runtime: Runtime, code: int, reason: str) -> None:
         return
     folder = runtime.run_dir / "exits" / f"attempt-{runtime.attempt}"
     folder.mkdir(parents=True, exist_ok=True)
+    reason = redact_urls_in(reason)  # exception texts may quote a URL with credentials
     tmp = folder / f".rank-{runtime.rank}.json.tmp"
     tmp.write_text(json.dumps({"rank": runtime.rank, "exit_code": code, "reason": reason, "time": time.time()}))
     os.replace(tmp, folder / f"rank-{runtime.rank}.json")

@@ -23,6 +23,7 @@ from seer.platform.contract import ENV_JOB_SPEC, ENV_RUN_DIR
 from seer.platform.loading import load_job
 from seer.platform.settings import load_settings
 from seer.platform.spec import SeerJob
+from seer.platform.urls import redact_strings, redact_urls_in
 
 
 def console() -> Console:
@@ -207,7 +208,14 @@ def follow(backend: Backend, name: str, *, quiet: bool = False, poll: float = 1.
     return 0 if status.phase == "Succeeded" else 1
 
 
+def _redacted(status: JobStatus) -> JobStatus:
+    """``status`` with every URL's credentials redacted: what seerctl prints of a job passes
+    through here (or ``redact_strings``), whatever road a credentialed URL took into it."""
+    return JobStatus(**redact_strings(status.to_dict()))
+
+
 def _print_final(status: JobStatus, backend: Backend) -> None:
+    status = _redacted(status)
     out = console()
     style = "green" if status.phase == "Succeeded" else "red"
     out.print(
@@ -237,7 +245,7 @@ def _eval_line(evaluation: dict[str, Any]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    status = backend.status(args.name)
+    status = _redacted(backend.status(args.name))
     if args.output == "json":
         print(json.dumps(status.to_dict(), indent=2, default=str))
         return 0
@@ -270,6 +278,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     backend = _backend(args)
     jobs = backend.list()
+    jobs = [_redacted(job) for job in jobs]
     if args.output == "json":
         print(json.dumps([job.to_dict() for job in jobs], indent=2, default=str))
         return 0
@@ -294,7 +303,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_logs(args: argparse.Namespace) -> int:
     backend = _backend(args)
     for line in backend.logs(args.name, rank=args.rank, follow=args.follow):
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(redact_urls_in(line) + "\n")
         sys.stdout.flush()
     return 0
 
@@ -307,7 +316,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    print(dump(backend.describe(args.name), args.output))
+    print(dump(redact_strings(backend.describe(args.name)), args.output))
     return 0
 
 
