@@ -76,7 +76,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/opt/seer/src/
     && pip install --quiet -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The package itself (.dockerignore lets only pyproject.toml, README.md, LICENSE and the three package folders in).
+# The package itself (.dockerignore lets in only what `pip install .` needs).
 COPY . /opt/seer/src/
 RUN pip install --quiet --no-deps /opt/seer/src \
     && rm -rf /opt/seer/src/build /opt/seer/src/*.egg-info \
