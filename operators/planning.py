@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from seer.operators.blocked import Blocked, blocked_pod
 from seer.operators.children import (
     ANNOTATION_FAILURE_EVENT,
     grace_period_seconds,
@@ -333,7 +334,27 @@ def desired_children(
 
     if store.stopping:  # a worker made now would outlive the store it finds: wait for the new one
         create = [m for m in create if _labels(m).get(LABEL_ROLE) != ROLE_WORKER]
+    requeue = replaced.requeue_after
+    blocked = [b for pod in [*(p for s, p in newest.items() if s < nodes.max), *rdzv_pods] if (b := blocked_pod(pod))]
+    condition, blocked_events = _blocked_condition(blocked, prev, job, ready < nodes.min)
+    observations.extend(condition)
+    events.extend(blocked_events)
+    if blocked and ready < nodes.min:  # the job cannot reach nodes.min: wait, but not forever
+        timeout = spec.restart.pending_timeout_seconds
+        deadline = min(b.since or now for b in blocked) + timedelta(seconds=timeout)
+        if now >= deadline:
+            return finish(
+                Phase.failed,
+                "PendingTimeout",
+                f"{blocked[0].message}; still so after {timeout} s (restart.pendingTimeoutSeconds)",
+                delete=_stop_all(all_pods, job, keep_finished=True),
+                causes=replaced.causes,
+            )
+        wait = (deadline - now).total_seconds()
+        requeue = wait if requeue is None else min(requeue, wait)
     phase, reason, message = _steady_phase(ready, nodes.min, nodes.max, bool(failures), Phase(prev.phase))
+    if blocked and phase != Phase.running:
+        message = f"{message}; {blocked[0].message}"
     return finish(
         phase,
         reason,
@@ -342,8 +363,30 @@ def desired_children(
         delete=delete,
         desired=nodes.max,
         causes=replaced.causes,
-        requeue=replaced.requeue_after,
+        requeue=requeue,
     )
+
+
+def _blocked_condition(
+    blocked: list[Blocked], prev: SeerJobStatus, job: SeerJob, below_min: bool
+) -> tuple[list[Observation], list[JobEvent]]:
+    """``WorkersBlocked``: True while a pod cannot start (the first one's reason and fix),
+    with an Event when it appears or its reason changes; False once none is blocked
+    (absent on jobs that never had one)."""
+    before = prev.condition("WorkersBlocked")
+    if not blocked:
+        if before is None:
+            return [], []
+        return [Observation("WorkersBlocked", False, "NoneBlocked", "every pod could start")], []
+    first = blocked[0]
+    message = first.message + (f" (and {len(blocked) - 1} more pod(s))" if len(blocked) > 1 else "")
+    if below_min:
+        timeout = job.spec.restart.pending_timeout_seconds
+        message += f"; the job fails if fewer than nodes.min workers can start for {timeout} s"
+    events = []
+    if before is None or before.status != "True" or before.reason != first.reason:
+        events.append(JobEvent("Warning", first.reason, message))
+    return [Observation("WorkersBlocked", True, first.reason, message)], events
 
 
 @dataclass

@@ -620,6 +620,14 @@ class RestartSpec(_Section):
         default_factory=lambda: list(RestartReason),
         description="Failure causes that are retried; any other failure (an application error) fails the job.",
     )
+    pending_timeout_seconds: int = Field(
+        default=900,
+        description="Kubernetes: fail the job when fewer than nodes.min workers can start for this long because a "
+        "pod cannot be scheduled, its Secret is missing or its image cannot be pulled (the reason is in the "
+        "WorkersBlocked condition from the start).",
+        ge=30,
+        le=604_800,
+    )
 
     @model_validator(mode="after")
     def _backoff_order(self) -> "RestartSpec":

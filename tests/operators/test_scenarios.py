@@ -215,3 +215,58 @@ def test_one_node_failure_taking_three_workers_costs_one_restart(cluster, operat
     status = cluster.status("kappa")
     assert status["phase"] != "Failed" and status["restarts"] == 1
     assert _names(cluster.pods("kappa")) == ["kappa-worker-0-1", "kappa-worker-1-1", "kappa-worker-2-1"]
+
+
+def test_missing_secret_is_reported_on_the_job_not_just_the_pod(cluster, operator):
+    cluster.submit("lam", resources={"nodes": {"min": 1, "max": 1}}, storage={"secretName": "nope"})
+    wait_for(lambda: cluster.pods("lam"))
+    cluster.set_pod_status(  # what the kubelet reports when the Secret does not exist
+        "lam-worker-0-0",
+        {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "trainer",
+                    "ready": False,
+                    "restartCount": 0,
+                    "image": "i",
+                    "imageID": "",
+                    "state": {
+                        "waiting": {"reason": "CreateContainerConfigError", "message": 'secret "nope" not found'}
+                    },
+                }
+            ],
+        },
+    )
+    blocked = wait_for(
+        lambda: next((c for c in cluster.status("lam").get("conditions", []) if c["type"] == "WorkersBlocked"), None),
+        what="WorkersBlocked condition",
+    )
+    assert blocked["status"] == "True" and blocked["reason"] == "SecretNotFound" and "nope" in blocked["message"]
+    assert cluster.status("lam")["phase"] == "Pending"
+    event = wait_for(lambda: [e for e in cluster.events("lam") if e["reason"] == "SecretNotFound"], what="event")[0]
+    assert "Secret nope" in event["message"] and event["type"] == "Warning"
+
+
+def test_unschedulable_worker_fails_the_job_after_the_pending_timeout(cluster, operator):
+    cluster.submit("mu", resources={"nodes": {"min": 1, "max": 1}}, restart={"pendingTimeoutSeconds": 60})
+    wait_for(lambda: cluster.pods("mu"))
+    cluster.set_pod_status(  # the scheduler gave up on it long ago: the deadline has passed
+        "mu-worker-0-0",
+        {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+                    "lastTransitionTime": "2020-01-01T00:00:00Z",
+                }
+            ],
+        },
+    )
+    wait_for(lambda: cluster.status("mu").get("phase") == "Failed", what="Failed")
+    failed = next(c for c in cluster.status("mu")["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "PendingTimeout" and "Insufficient nvidia.com/gpu" in failed["message"]
+    assert "Unschedulable" in {e["reason"] for e in cluster.events("mu")}
