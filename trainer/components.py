@@ -20,7 +20,14 @@ import numpy as np
 import torch
 
 from seer.platform.spec import SeerJob
-from seer.trainer.checkpoint import CheckpointConfig, Checkpointer, SaveResult, TrainingProgress, TrainingState
+from seer.trainer.checkpoint import (
+    CheckpointConfig,
+    Checkpointer,
+    Quarantined,
+    SaveResult,
+    TrainingProgress,
+    TrainingState,
+)
 from seer.trainer.data import Batch, MultiCropConfig, build_loader, samples_from_spec, steps_per_epoch
 from seer.trainer.models import build_trunk, init_weights_
 from seer.trainer.optim import LARS, param_groups
@@ -138,6 +145,7 @@ def build_checkpointing(
     objective: SwAVObjective,
     schedule: ScheduleRecord,
     on_result: Callable[[SaveResult], None],
+    on_quarantine: Callable[[Quarantined], None] | None = None,
 ) -> tuple[TrainingState, Checkpointer]:
     """What a checkpoint holds (a fresh :class:`TrainingProgress` until resumed) and who writes it."""
     per_rank = {"swav_queue": objective.queue} if objective.queue is not None else {}
@@ -151,7 +159,7 @@ def build_checkpointing(
     )
     url = checkpoint_url(job, runtime)
     config = CheckpointConfig.from_spec(job.spec.checkpoint, url=url)
-    return state, Checkpointer(config, storage_options_from_env(url), on_result=on_result)
+    return state, Checkpointer(config, storage_options_from_env(url), on_result=on_result, on_quarantine=on_quarantine)
 
 
 # ------------------------------------------------------------------------- data
@@ -253,6 +261,7 @@ def build_components(
     device: torch.device,
     world_size: int,
     on_checkpoint: Callable[[SaveResult], None],
+    on_quarantine: Callable[[Quarantined], None] | None = None,
 ) -> Components:
     """Seed, then build model, objective, optimizer and checkpointing, in this order, on every rank."""
     seed_everything(job.spec.training.seed)
@@ -261,6 +270,13 @@ def build_components(
     optimizer = build_optimizer(job, model)
     schedule = ScheduleRecord()
     state, checkpointer = build_checkpointing(
-        job, runtime, model=model, optimizer=optimizer, objective=objective, schedule=schedule, on_result=on_checkpoint
+        job,
+        runtime,
+        model=model,
+        optimizer=optimizer,
+        objective=objective,
+        schedule=schedule,
+        on_result=on_checkpoint,
+        on_quarantine=on_quarantine,
     )
     return Components(device, model, objective, optimizer, schedule, state, checkpointer)

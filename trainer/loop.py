@@ -69,7 +69,12 @@ def train(
     metrics = metrics or TrainerMetrics.create(job.name, runtime.rank)
     reporter = TrainingReporter(job, runtime, metrics, device=device, world_size=world_size)
     parts = build_components(
-        job, runtime, device=device, world_size=world_size, on_checkpoint=reporter.checkpoint_finished
+        job,
+        runtime,
+        device=device,
+        world_size=world_size,
+        on_checkpoint=reporter.checkpoint_finished,
+        on_quarantine=reporter.checkpoint_quarantined,
     )
     resumed = parts.checkpointer.load_latest(parts.state)
     progress = parts.progress

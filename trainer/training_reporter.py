@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 
 from seer.platform.spec import SeerJob
-from seer.trainer.checkpoint import CheckpointInfo, SaveResult, TrainingProgress
+from seer.trainer.checkpoint import CheckpointInfo, Quarantined, SaveResult, TrainingProgress
 from seer.trainer.data import Batch
 from seer.trainer.metrics import TrainerMetrics, peak_flops
 from seer.trainer.models import trunk_flops
@@ -237,6 +237,16 @@ class TrainingReporter:
             metrics.checkpoint_failures.inc()
             self.events.emit("checkpoint_failed", step=result.step, error=result.error, attempts=result.attempts)
         metrics.checkpoint_blocked.observe(result.blocked_s)
+
+    def checkpoint_quarantined(self, quarantined: Quarantined) -> None:
+        """The checkpointer's ``on_quarantine``: an event (the checkpointer has logged it, with tracebacks)."""
+        self.events.emit(
+            "checkpoint_quarantined",
+            step=quarantined.step,
+            url=quarantined.url,
+            moved_to=quarantined.moved_to,
+            error=quarantined.error,
+        )
 
     # --------------------------------------------------------------- the end
     def stopping(self, step: int, budget_s: float) -> None:

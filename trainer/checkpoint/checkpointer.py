@@ -56,7 +56,7 @@ from .store import CheckpointInfo, CheckpointStore
 if TYPE_CHECKING:  # the spec is only a source of values here; the checkpointer works without it
     from seer.platform.spec import CheckpointSpec
 
-__all__ = ["CheckpointConfig", "CheckpointNotSaved", "Checkpointer", "SaveResult"]
+__all__ = ["CheckpointConfig", "CheckpointNotSaved", "Checkpointer", "Quarantined", "SaveResult"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -126,6 +126,16 @@ class CheckpointNotSaved(RuntimeError):
             f"final checkpoint at step {result.step} not saved after {result.attempts} attempt(s): "
             f"{result.error} ({result.url}); the newest complete checkpoint is older"
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quarantined:
+    """A checkpoint that failed to load and was moved aside (``moved_to`` is ``None`` if it could not be)."""
+
+    step: int
+    url: str
+    moved_to: str | None
+    error: str
 
 
 @dataclass
@@ -221,8 +231,10 @@ class Checkpointer:
         storage_options: Mapping[str, Any] | None = None,
         *,
         on_result: Callable[[SaveResult], None] | None = None,
+        on_quarantine: Callable[[Quarantined], None] | None = None,
     ) -> None:
-        """``storage_options`` default to :func:`seer.trainer.storage.storage_options_from_env`."""
+        """``storage_options`` default to :func:`seer.trainer.storage.storage_options_from_env`;
+        ``on_quarantine`` hears (on every rank) of each checkpoint ``load_latest`` set aside."""
         if config.keep_last < 1:
             raise ValueError(f"checkpoint.keep_last must be >= 1, got {config.keep_last}")
         self.config = config
@@ -231,6 +243,7 @@ class Checkpointer:
         )
         self.store = CheckpointStore(config.url, self._options)
         self.on_result = on_result
+        self.on_quarantine = on_quarantine
         self._inflight: _InFlight | None = None
         self._last_saved_step: int | None = None
         self._last_saved_time: float = time.monotonic()
@@ -354,11 +367,87 @@ class Checkpointer:
         return self._from_rank0(self.store.latest_complete)
 
     def load_latest(self, state: TrainingState) -> CheckpointInfo | None:
-        """Restore ``state`` from the newest complete checkpoint; ``None`` (state untouched) if there is none."""
-        info = self.latest()
-        if info is not None:
-            self.load(state, info)
-        return info
+        """Restore ``state`` from the newest complete checkpoint that loads (collective).
+
+        ``None`` (state untouched) if there is none. A checkpoint that fails to load on any
+        rank (after the retry policy's attempts) is quarantined — moved under
+        ``<url>/quarantine/`` by rank 0, reported to ``on_quarantine``, logged with each
+        rank's traceback — and the next older one is tried; every rank takes part in each
+        decision (an all-reduce), so all load the same checkpoint. Raises when checkpoints
+        existed but none loaded (a half-loaded state must not pass for a fresh start), and
+        when the store itself is unreachable (then nothing is quarantined).
+        """
+        self.wait()
+        failed: list[int] = []
+        while True:
+            info = self._from_rank0(lambda: self.store.latest_complete(exclude=failed))  # noqa: B023
+            if info is None:
+                if failed:
+                    raise RuntimeError(
+                        f"no checkpoint under {self.config.url} could be loaded (steps {failed} quarantined); "
+                        "point checkpoint.url somewhere new to start over"
+                    )
+                return None
+            error = self._try_load(state, info)
+            if error is None:
+                return info
+            failed.append(info.step)
+            self._quarantine(info, error)
+
+    def _try_load(self, state: TrainingState, info: CheckpointInfo) -> str | None:
+        """Load ``info`` with retries; ``None`` when every rank loaded it, else every rank's error (collective)."""
+        policy = self.config.retry
+        attempt = 0
+        while True:
+            local: str | None = None
+            try:
+                self.load(state, info)
+            except BaseException as exc:  # noqa: BLE001 - DCP's CheckpointException is a BaseException
+                if _is_process_exit(exc):
+                    raise
+                local = _describe(exc)
+                log.error(
+                    "checkpoint %s failed to load (attempt %d):\n%s", info.url, attempt + 1, traceback.format_exc()
+                )
+            errors = self._gather(local)
+            if not any(errors):
+                return None
+            if not policy.should_retry(attempt, None):
+                return "; ".join(f"rank {rank}: {error}" for rank, error in enumerate(errors) if error)
+            time.sleep(policy.backoff_s(attempt))
+            attempt += 1
+
+    def _quarantine(self, info: CheckpointInfo, error: str) -> None:
+        """Rank 0 moves ``info`` aside, once the store is known to answer (an outage is no reason to)."""
+
+        def move() -> str | None:
+            self.store.read_manifest(info.step)  # raises if the store is unreachable: quarantine nothing
+            try:
+                return self.store.quarantine(info.step)
+            except Exception as exc:  # still skipped by this process; a later start tries it again
+                log.error("could not quarantine checkpoint %s: %s", info.url, _describe(exc))
+                return None
+
+        moved_to = self._from_rank0(move)
+        log.error(
+            "checkpoint step %d failed to load, quarantined to %s; trying the next older one: %s",
+            info.step,
+            moved_to,
+            error,
+        )
+        if self.on_quarantine is not None:
+            try:
+                self.on_quarantine(Quarantined(step=info.step, url=info.url, moved_to=moved_to, error=error))
+            except Exception:
+                log.exception("checkpoint on_quarantine callback raised")
+
+    def _gather(self, local: str | None) -> list[str | None]:
+        """Every rank's ``local`` value, in rank order (collective on the checkpointer's own group)."""
+        if not self._distributed:
+            return [local]
+        out: list[str | None] = [None] * self._world_size
+        dist.all_gather_object(out, local, group=self._group)
+        return out
 
     def load(self, state: TrainingState, info: CheckpointInfo) -> None:
         """Restore ``state`` from ``info`` (collective), resharding to the current world size.

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from collections.abc import Mapping
+import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,10 @@ from seer.trainer.storage import protocol_of, redact
 from .layout import MANIFEST_NAME, StepEntry, is_complete, parse_step_dir, step_dir_name
 from .manifest import Manifest
 
-__all__ = ["CheckpointInfo", "CheckpointStore", "latest_complete"]
+__all__ = ["QUARANTINE_DIR", "CheckpointInfo", "CheckpointStore", "latest_complete"]
+
+#: Where checkpoints that failed to load are moved (under the checkpoint URL).
+QUARANTINE_DIR = "quarantine"
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +112,25 @@ class CheckpointStore:
             pass
         self.fs.invalidate_cache(path)
 
-    def latest_complete(self) -> CheckpointInfo | None:
-        """The newest committed checkpoint; torn and unreadable ones are skipped."""
+    def quarantine(self, step: int) -> str:
+        """Move step ``step`` to ``<url>/quarantine/step-N.<UTC time>`` and return its new URL.
+
+        A checkpoint that fails to load is kept for a post-mortem but must never be tried
+        again: ``quarantine`` is not a step directory, so listing, resume, retention and
+        garbage collection never see it (and a later save of the same step starts clean).
+        """
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = posixpath.join(self.root, QUARANTINE_DIR, f"{step_dir_name(step)}.{stamp}")
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        self.fs.mv(self._step_path(step), target, recursive=True)
+        self.fs.invalidate_cache(self.root)
+        return f"{self.url}/{QUARANTINE_DIR}/{posixpath.basename(target)}"
+
+    def latest_complete(self, exclude: Collection[int] = ()) -> CheckpointInfo | None:
+        """The newest committed checkpoint whose step is not in ``exclude``; torn and unreadable ones are skipped."""
         for entry in reversed(self.entries()):
+            if entry.step in exclude:
+                continue
             if not entry.complete:
                 log.info("skipping torn checkpoint %s", self.step_url(entry.step))
                 continue
