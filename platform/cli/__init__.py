@@ -45,12 +45,29 @@ def _add_scheduler(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("seer-platform")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seerctl",
         description="Self-supervised vision pretraining (RegNet + SwAV under FSDP2) from one YAML job file.",
         epilog="Start with: seerctl submit examples/quickstart.yaml --wait",
     )
+    parser.add_argument("--version", action="version", version=f"seerctl {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -104,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list jobs")
     _add_scheduler(p)
+    p.add_argument("--all-namespaces", "-A", action="store_true", help="jobs of every namespace (kubernetes scheduler)")
     _add_output(p)
 
     p = sub.add_parser("logs", help="print a job's logs")
@@ -112,10 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rank", type=int, default=None, help="only this worker (local: global rank; kubernetes: worker pod index)"
     )
+    p.add_argument("--tail", type=_non_negative, default=None, metavar="N", help="only the last N lines (per worker)")
     _add_scheduler(p)
 
-    p = sub.add_parser("cancel", help="stop a job (workers write a final checkpoint first)")
+    p = sub.add_parser(
+        "cancel",
+        help="stop a job after a final checkpoint and keep it (status, logs, checkpoints); submit --resume continues",
+    )
     p.add_argument("name", help="job name")
+    _add_scheduler(p)
+
+    p = sub.add_parser(
+        "delete",
+        help="forget a stopped job (local: its run directory; kubernetes: the SeerJob); --force also stops it",
+    )
+    p.add_argument("name", help="job name")
+    p.add_argument("--force", action="store_true", help="delete a running job too (local: killed, no final checkpoint)")
     _add_scheduler(p)
 
     p = sub.add_parser("describe", help="everything known about a job: status, command, recent checkpoints, spec")
@@ -139,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(p)
 
     p = sub.add_parser("data", help="dataset tools (build a dataset's sample index once, next to the data)")
-    data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    data_sub = p.add_subparsers(
+        dest="data_command", metavar="DATA_COMMAND", required=True, help="what to do with the data (index)"
+    )
     q = data_sub.add_parser(
         "index",
         help="build the sample index of a dataset once, next to the data",

@@ -7,11 +7,13 @@ and printed once, by ``seer.platform.cli.main``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,13 +28,20 @@ from seer.platform.spec import SeerJob
 from seer.platform.urls import redact_strings, redact_urls_in
 
 
+def no_color() -> bool:
+    """https://no-color.org: ``NO_COLOR`` set to anything but "" turns off ALL styling, bold
+    included (rich's own ``no_color`` drops colours only)."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
 def console() -> Console:
     # Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, width=width, color_system=None if no_color() else "auto")
 
 
 def console_err() -> Console:
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return Console(stderr=True, soft_wrap=True, highlight=False, color_system=None if no_color() else "auto")
 
 
 def print_error(message: str) -> None:
@@ -111,10 +120,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(dump({"name": name, "scheduler": backend.name, "submitted": True}, args.output))
     else:
         console().print(f"submitted [bold]{escape(name)}[/] to the {backend.name} scheduler")
-        console().print(f"  follow it:  seerctl status {name}   |   seerctl logs {name} -f")
+        where = _where(backend, args)
+        console().print(escape(f"  follow it:  seerctl status {name}{where}   |   seerctl logs {name} -f{where}"))
     if not args.wait:
         return 0
     return follow(backend, name, quiet=args.output != "text")
+
+
+def _where(backend: Backend, args: argparse.Namespace) -> str:
+    """The options that reach the same job again from a later command (empty for local jobs)."""
+    if backend.name != "kubernetes":
+        return ""
+    context = f" --context {args.context}" if getattr(args, "context", None) else ""
+    return f" -s kubernetes -n {backend.namespace}{context}"  # type: ignore[attr-defined]
 
 
 def _dry_run(job: SeerJob, backend: Backend, output: str) -> int:
@@ -277,7 +295,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    jobs = backend.list()
+    every = getattr(args, "all_namespaces", False)
+    if every and backend.name != "kubernetes":
+        raise UserError("-A/--all-namespaces lists every namespace of a cluster: use it with -s kubernetes", code=2)
+    jobs = backend.list(all_namespaces=True) if every else backend.list()  # type: ignore[call-arg]
     jobs = [_redacted(job) for job in jobs]
     if args.output == "json":
         print(json.dumps([job.to_dict() for job in jobs], indent=2, default=str))
@@ -285,9 +306,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not jobs:
         console().print(f"no jobs on the {backend.name} scheduler")
         return 0
-    table = Table("NAME", "PHASE", "STEP", "LOSS", "RESTARTS", "LAST CKPT", "STARTED")
+    table = Table(
+        *(["NAMESPACE"] if every else []), "NAME", "PHASE", "STEP", "LOSS", "RESTARTS", "LAST CKPT", "STARTED"
+    )
     for job in jobs:
         table.add_row(
+            *([escape(job.namespace or "-")] if every else []),
             escape(job.name),
             job.phase,
             f"{_fmt(job.step)}/{_fmt(job.total_steps)}",
@@ -302,15 +326,63 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    for line in backend.logs(args.name, rank=args.rank, follow=args.follow):
+    if args.rank is not None and backend.name == "local":
+        _check_local_rank(backend, args.name, args.rank)
+    for line in _log_lines(backend, args):
         sys.stdout.write(redact_urls_in(line) + "\n")
         sys.stdout.flush()
     return 0
 
 
+def _check_local_rank(backend: Backend, name: str, rank: int) -> None:
+    """A local job has ranks 0..procsPerNode-1 (one node, standalone): any other rank is an
+    error, not an empty log (a rank that exists but has not logged yet stays silent)."""
+    run = backend.run_dir(name)  # type: ignore[attr-defined]
+    if not run.job_file.exists():
+        return  # unknown job: backend.logs says so, with the jobs that exist
+    world = load_job(run.job_file).spec.resources.procs_per_node
+    if not 0 <= rank < world:
+        raise UserError(f"job {name!r} has {world} rank(s), 0 to {world - 1}: there is no --rank {rank}")
+
+
+def _log_lines(backend: Backend, args: argparse.Namespace) -> Iterable[str]:
+    """The lines ``logs`` prints: everything, or with ``--tail N`` the last N (on Kubernetes
+    the API's ``tailLines`` per pod; locally the last N so far), then with ``-f`` what follows."""
+    if args.tail is None:
+        return backend.logs(args.name, rank=args.rank, follow=args.follow)
+    if backend.name == "kubernetes":
+        return backend.logs(args.name, rank=args.rank, follow=args.follow, tail=args.tail)  # type: ignore[call-arg]
+    so_far = list(backend.logs(args.name, rank=args.rank, follow=False))
+    last = so_far[-args.tail :] if args.tail else []
+    if not args.follow:
+        return last
+    # Files only grow: a following pass reads the same lines first, then the new ones.
+    later = itertools.islice(backend.logs(args.name, rank=args.rank, follow=True), len(so_far), None)
+    return itertools.chain(last, later)
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
     backend = _backend(args)
     console().print(escape(backend.cancel(args.name)))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Forget a job: locally its run directory, on Kubernetes the SeerJob (``cancel`` keeps them)."""
+    from seer.platform.backends.api import JobRunning
+
+    backend = _backend(args)
+    try:
+        if backend.name == "local":
+            from seer.platform.backends.local_delete import delete_local_run
+
+            backend.status(args.name)  # JobNotFound, with the local jobs, for an unknown name
+            message = delete_local_run(backend.run_dir(args.name), force=args.force)  # type: ignore[attr-defined]
+        else:
+            message = backend.delete(args.name, force=args.force)  # type: ignore[attr-defined]
+    except JobRunning as exc:
+        raise UserError(str(exc)) from None
+    console().print(escape(message))
     return 0
 
 

@@ -126,6 +126,20 @@ class KubeClient:
             raise
         return True
 
+    def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Merge-patch a SeerJob's metadata/spec (e.g. ``seerctl cancel``: suspend + annotation);
+        None when it does not exist."""
+        try:
+            return _json(
+                self.custom.patch_namespaced_custom_object(
+                    API_GROUP, API_VERSION, namespace, PLURAL, name, body, _preload_content=False
+                )
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
     def patch_status(self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None) -> None:
         """Write a SeerJob's status; with ``resource_version``, only over that version."""
         body: dict[str, Any] = {"status": status}

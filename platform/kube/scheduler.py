@@ -27,6 +27,7 @@ import yaml
 from torchx.schedulers.api import DescribeAppResponse, ListAppResponse, Scheduler, Stream
 from torchx.specs import AppDef, AppDryRunInfo, AppState, ReplicaStatus, Role, RoleStatus, runopts
 
+from seer.platform.backends.kube import cancel_seerjob, status_of
 from seer.platform.contract import ENV_JOB_SPEC
 from seer.platform.kube.client import KubeClient, kubeconfig_namespace, worker_slot
 from seer.platform.kube.resource import create_seerjob, custom_resource
@@ -43,6 +44,8 @@ PHASE_TO_STATE: dict[str, AppState] = {
     Phase.suspended.value: AppState.PENDING,
     Phase.succeeded.value: AppState.SUCCEEDED,
     Phase.failed.value: AppState.FAILED,
+    "Cancelling": AppState.RUNNING,  # `cancel`: workers still writing their final checkpoint
+    "Cancelled": AppState.CANCELLED,  # suspended by `cancel` (backends.kube.status_of); the SeerJob stays
 }
 
 
@@ -122,10 +125,10 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
         doc = self.client().get(namespace, name)
         if doc is None:
             return None
-        status = doc.get("status") or {}
-        phase = status.get("phase", Phase.pending.value)
+        seen = status_of(doc)
+        phase = seen.phase
         state = PHASE_TO_STATE.get(phase, AppState.UNKNOWN)
-        message = next((c.get("message", "") for c in status.get("conditions") or [] if c.get("type") == phase), "")
+        message = seen.message
         replicas = [
             ReplicaStatus(id=i, state=state, role="worker", hostname=(p.get("status") or {}).get("podIP") or "")
             for i, p in enumerate(self.client().worker_pods(namespace, name))
@@ -133,7 +136,7 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
         return DescribeAppResponse(
             app_id=app_id,
             state=state,
-            num_restarts=int(status.get("restarts", 0)),
+            num_restarts=seen.restarts,
             msg=message or phase,
             roles=[Role(name="worker", image=(doc.get("spec") or {}).get("resources", {}).get("image", ""))],
             roles_statuses=[RoleStatus("worker", replicas)],
@@ -144,14 +147,16 @@ class SeerKubernetesScheduler(Scheduler[dict[str, Any]]):
         return [
             ListAppResponse(
                 app_id=f"{d['metadata']['namespace']}:{d['metadata']['name']}",
-                state=PHASE_TO_STATE.get((d.get("status") or {}).get("phase", "Pending"), AppState.UNKNOWN),
+                state=PHASE_TO_STATE.get(status_of(d).phase, AppState.UNKNOWN),
             )
             for d in self.client().list(namespace)
         ]
 
     def _cancel_existing(self, app_id: str) -> None:
+        """``torchx cancel``: what ``seerctl cancel`` does (suspend after a final checkpoint, keep
+        the SeerJob, status Cancelled); ``seerctl delete`` removes it."""
         namespace, name = parse_app_id(app_id)
-        self.client().delete(namespace, name)
+        cancel_seerjob(self.client(), namespace, name)
 
     def log_iter(
         self,

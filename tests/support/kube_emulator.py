@@ -344,9 +344,11 @@ class KubeEmulator(kmock.KubernetesEmulator):
                 return self._json(self._list(request, kind))
             if method == "GET" and request.subresource == "log":
                 pod = self._get(kind, request.namespace, request.name)
-                return aiohttp.web.Response(
-                    text=self.logs.get((pod["metadata"]["namespace"], request.name), ""), content_type="text/plain"
-                )
+                text = self.logs.get((pod["metadata"]["namespace"], request.name), "")
+                if "tailLines" in request.params:  # the API server's tailLines: the last N lines
+                    tail = int(request.params["tailLines"])
+                    text = "".join(text.splitlines(keepends=True)[-tail:] if tail else [])
+                return aiohttp.web.Response(text=text, content_type="text/plain")
             if method == "GET":
                 return self._json(self._get(kind, request.namespace, request.name))
             if method == "POST":

@@ -91,9 +91,20 @@ def test_submit_describe_list_logs_cancel_against_the_operator(emulator):
         assert [r.app_id for r in scheduler.list()] == [app_id]
         described = scheduler.describe(app_id)
         assert described.num_restarts == 0 and len(described.roles_statuses[0].replicas) == len(pods) == 2
+        # torchx cancel = seerctl cancel: suspended after a final checkpoint, the SeerJob kept.
         scheduler.cancel(app_id)
-        _wait(lambda: scheduler.describe(app_id) is None)
-        _wait(lambda: not emulator.objects("", "pods", "team-a"))
+        _wait(
+            lambda: (
+                not [
+                    p
+                    for p in emulator.objects("", "pods", "team-a")
+                    if p["metadata"]["labels"]["seer.dev/role"] == "worker"
+                ]
+            )
+        )
+        _wait(lambda: scheduler.describe(app_id).state == AppState.CANCELLED)
+        (kept,) = emulator.objects("seer.dev", "seerjobs", "team-a")
+        assert kept["spec"]["suspend"] is True
 
 
 @pytest.mark.parametrize(
@@ -105,6 +116,8 @@ def test_submit_describe_list_logs_cancel_against_the_operator(emulator):
         ("Suspended", AppState.PENDING),
         ("Succeeded", AppState.SUCCEEDED),
         ("Failed", AppState.FAILED),
+        ("Cancelling", AppState.RUNNING),
+        ("Cancelled", AppState.CANCELLED),
     ],
 )
 def test_phases_map_to_torchx_states(phase, state):

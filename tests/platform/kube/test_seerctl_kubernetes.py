@@ -1,5 +1,5 @@
 """`seerctl` end to end against the Kubernetes API emulator with the real operator running:
-submit (dry run and real), status, list, logs, describe, cancel, name uniqueness."""
+submit (dry run and real), status, list, logs, describe, cancel, delete, name uniqueness."""
 
 from __future__ import annotations
 
@@ -84,6 +84,11 @@ def test_submit_status_list_logs_describe_cancel(cluster, job_file, capsys):
         code, out, err = seerctl(capsys, "submit", str(job_file), "-s", "kubernetes")
         assert code == 0, err
         assert "submitted kjob to the kubernetes scheduler" in out
+        # The hint reaches the job again from any shell: scheduler and namespace included.
+        assert (
+            "seerctl status kjob -s kubernetes -n team-a" in out
+            and "seerctl logs kjob -f -s kubernetes -n team-a" in out
+        )
         assert [o["metadata"]["name"] for o in cluster.objects("seer.dev", "seerjobs", "team-a")] == ["kjob"]
 
         # The operator creates the workers and reports what it wants.
@@ -122,15 +127,61 @@ def test_submit_status_list_logs_describe_cancel(cluster, job_file, capsys):
         )
         code, out, _ = seerctl(capsys, "logs", "kjob", "-s", "kubernetes", "--rank", "0")
         assert out.splitlines() == ["step 1 loss 8.0", "step 2 loss 7.5"]
+        code, out, _ = seerctl(capsys, "logs", "kjob", "-s", "kubernetes", "--rank", "0", "--tail", "1")
+        assert code == 0 and out.splitlines() == ["step 2 loss 7.5"]
+        code, out, err = seerctl(capsys, "logs", "kjob", "-s", "kubernetes", "--rank", "5")
+        assert code == 1 and out == "" and "no worker pod for slot 5" in err
 
         code, out, _ = seerctl(capsys, "describe", "kjob", "-s", "kubernetes", "-o", "json")
         described = json.loads(out)
         assert described["resource"]["metadata"]["name"] == "kjob" and len(described["pods"]) == 2
 
-        code, out, _ = seerctl(capsys, "cancel", "kjob", "-s", "kubernetes")
-        assert code == 0 and "deleted SeerJob 'kjob'" in out
+        # delete refuses a running job: cancel first (or --force).
+        code, _, err = seerctl(capsys, "delete", "kjob", "-s", "kubernetes")
+        assert code == 1 and "cancel it first" in err and cluster.objects("seer.dev", "seerjobs", "team-a")
+
+        # cancel = stop after a final checkpoint and KEEP the record: suspended, marked, status Cancelled.
+        code, out, err = seerctl(capsys, "cancel", "kjob", "-s", "kubernetes")
+        assert code == 0 and "cancelling SeerJob 'kjob'" in out, err
+        (kept,) = cluster.objects("seer.dev", "seerjobs", "team-a")
+        assert kept["spec"]["suspend"] is True and "seer.dev/cancelled-at" in kept["metadata"]["annotations"]
+        wait_for(
+            lambda: (
+                not [
+                    p
+                    for p in cluster.objects("", "pods", "team-a")
+                    if p["metadata"]["labels"].get("seer.dev/role") == "worker"
+                ]
+            )
+        )
+        st = wait_for(lambda: (s := status())["phase"] == "Cancelled" and s)
+        assert st["reason"] == "Cancelled"
+        code, out, _ = seerctl(capsys, "status", "kjob", "-s", "kubernetes")
+        assert code == 0 and "Cancelled" in out
+
+        # A cancelled job can be resubmitted with --resume (it continues from its checkpoints).
+        code, _, err = seerctl(capsys, "submit", str(job_file), "-s", "kubernetes")
+        assert code == 1 and "--resume" in err
+
+        # delete forgets it.
+        code, out, err = seerctl(capsys, "delete", "kjob", "-s", "kubernetes")
+        assert code == 0 and "deleted SeerJob 'kjob'" in out, err
         wait_for(lambda: not cluster.objects("seer.dev", "seerjobs", "team-a"))
         wait_for(lambda: not cluster.objects("", "pods", "team-a"))
+
+
+def test_list_all_namespaces_shows_the_namespace_column(cluster, job_file, capsys):
+    for namespace in ("team-a", "team-b"):
+        code, _, err = seerctl(capsys, "submit", str(job_file), "-s", "kubernetes", "-n", namespace)
+        assert code == 0, err
+    code, out, _ = seerctl(capsys, "list", "-s", "kubernetes", "-o", "json")
+    assert [j["namespace"] for j in json.loads(out)] == ["team-a"]
+    code, out, _ = seerctl(capsys, "list", "-s", "kubernetes", "-A", "-o", "json")
+    assert sorted(j["namespace"] for j in json.loads(out)) == ["team-a", "team-b"]
+    code, out, _ = seerctl(capsys, "list", "-s", "kubernetes", "-A")
+    assert code == 0 and "NAMESPACE" in out and "team-b" in out
+    code, _, err = seerctl(capsys, "list", "-s", "local", "-A")
+    assert code == 2 and "-s kubernetes" in err
 
 
 def test_status_of_an_unknown_job_is_a_clear_error(cluster, capsys):
