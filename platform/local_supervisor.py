@@ -11,6 +11,11 @@ Kubernetes operator applies (``seer.platform.restart_policy``: ``restart.retryOn
 the budget, backoff with jitter, the reason names) — so a job behaves alike on a
 laptop and on a cluster.
 
+One supervisor per run directory, and no worker outlives it: it holds the run's owner
+lock (``seer.platform.run_lock``) for its lifetime, inherited from ``seerctl submit``
+(started by hand on an owned directory it refuses to run), and starts torchrun through
+``seer.platform.lifeline`` so that its death, however it comes, SIGTERMs the workers.
+
 Every attempt is recorded in ``state.json`` under ``history``: one entry
 ``{"attempt", "startedAt", "endedAt", "action", "reason", "backoffSeconds"}`` per
 attempt (times in epoch seconds; ``action`` is restart, succeed, fail or cancelled).

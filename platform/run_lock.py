@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 OWNER_LOCK = ".lock"
@@ -41,17 +42,25 @@ def _open(path: Path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
 
-def try_lock_owner(run_dir: Path) -> int | None:
+def try_lock_owner(run_dir: Path, *, patience_s: float = 0.0) -> int | None:
     """The run's exclusive owner lock as an open descriptor, or None when another process
     (a submit in progress, or a live supervisor) holds it. The caller keeps the descriptor
-    open for as long as it owns the run (or hands it to the supervisor)."""
+    open for as long as it owns the run (or hands it to the supervisor).
+
+    ``patience_s``: keep trying that long. An owner holds the lock for good, so waiting
+    changes no outcome between two submits; it only outlasts the instant a reader's probe
+    (:func:`owner_alive`, e.g. ``seerctl status`` in a loop) holds it."""
     fd = _open(run_dir / OWNER_LOCK)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.02)
 
 
 def owner_alive(run_dir: Path) -> bool:

@@ -109,7 +109,7 @@ class LocalBackend:
         """Check the name, write the state and start the supervisor, atomically: all under
         the run's owner lock, which the supervisor inherits (``seer.platform.run_lock``)."""
         run = self.run_dir(job.name)
-        lock_fd = try_lock_owner(run.path)
+        lock_fd = try_lock_owner(run.path, patience_s=1.0)
         if lock_fd is None:
             raise JobExists(
                 f"job {job.name!r} is already running (or being submitted right now); "
