@@ -50,17 +50,32 @@ def try_lock_owner(run_dir: Path, *, patience_s: float = 0.0) -> int | None:
     ``patience_s``: keep trying that long. An owner holds the lock for good, so waiting
     changes no outcome between two submits; it only outlasts the instant a reader's probe
     (:func:`owner_alive`, e.g. ``seerctl status`` in a loop) holds it."""
-    fd = _open(run_dir / OWNER_LOCK)
+    path = run_dir / OWNER_LOCK
     deadline = time.monotonic() + patience_s
     while True:
+        fd = _open(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
+            if _same_file(fd, path):
+                return fd
+            # The directory was deleted (``seerctl delete``) between our open and our lock:
+            # the lock we hold is on a file nobody else will open. Take the new one.
+            os.close(fd)
+            continue
         except BlockingIOError:
+            os.close(fd)
             if time.monotonic() >= deadline:
-                os.close(fd)
                 return None
             time.sleep(0.02)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
 
 
 def owner_alive(run_dir: Path) -> bool:

@@ -164,7 +164,13 @@ def _started_for(pid: int, run_dir: Path) -> bool:
         return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid file
     except OSError:
         return True
-    return f"SEER_RUN_DIR={run_dir}".encode() in environ.split(b"\0")
+    prefix = b"SEER_RUN_DIR="
+    wanted = os.path.realpath(run_dir)
+    return any(
+        os.path.realpath(os.fsdecode(entry[len(prefix) :])) == wanted
+        for entry in environ.split(b"\0")
+        if entry.startswith(prefix)
+    )
 
 
 def pid_alive(pid: int | None) -> bool:
