@@ -203,10 +203,15 @@ class KubernetesBackend:
             slots = [s for s in slots if int(s) == rank]
             if not slots:
                 raise JobNotFound(f"SeerJob {name!r} has no worker pod for slot {rank}")
-        for s in slots:
-            pod = newest[s]["metadata"]["name"]
-            prefix = "" if len(slots) == 1 else f"[{pod}] "
-            for line in self.client.log_lines(self.namespace, pod, follow=follow and len(slots) == 1, tail=tail):
+        names = [newest[s]["metadata"]["name"] for s in slots]
+        if follow and len(names) > 1:  # every pod at once, as lines arrive
+            yield from merge_streams(
+                {f"[{pod}] ": self.client.log_lines(self.namespace, pod, follow=True, tail=tail) for pod in names}
+            )
+            return
+        for pod in names:
+            prefix = "" if len(names) == 1 else f"[{pod}] "
+            for line in self.client.log_lines(self.namespace, pod, follow=follow, tail=tail):
                 yield prefix + line
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -220,6 +225,35 @@ class KubernetesBackend:
             for p in self.client.worker_pods(self.namespace, name)
         ]
         return {"status": status_of(doc).to_dict(), "resource": doc, "pods": pods}
+
+
+def merge_streams(streams: dict[str, Iterator[str]]) -> Iterator[str]:
+    """Lines of several blocking streams, each prefixed with its key, in the order they arrive;
+    ends when every stream has ended. One reader thread per stream (``logs -f`` of a job with
+    several pods: following them one after another would never reach the second)."""
+    import queue
+    import threading
+
+    lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+
+    def read(prefix: str, stream: Iterator[str]) -> None:
+        try:
+            for line in stream:
+                lines.put((prefix, line))
+        except Exception as exc:  # one pod's broken stream must not end the others
+            lines.put((prefix, f"(log stream ended: {type(exc).__name__}: {exc})"))
+        finally:
+            lines.put((prefix, None))  # this stream ended
+
+    for prefix, stream in streams.items():
+        threading.Thread(target=read, args=(prefix, stream), daemon=True).start()
+    open_streams = len(streams)
+    while open_streams:
+        prefix, line = lines.get()
+        if line is None:
+            open_streams -= 1
+        else:
+            yield prefix + line
 
 
 def cancel_seerjob(client: KubeClient, namespace: str, name: str) -> None:

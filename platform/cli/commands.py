@@ -388,8 +388,18 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    print(dump(redact_strings(backend.describe(args.name)), args.output))
+    described = backend.describe(args.name)
+    if isinstance(described.get("status"), dict):  # JobStatus fields are snake_case in Python
+        described["status"] = {camel_case(key): value for key, value in described["status"].items()}
+    print(dump(redact_strings(described), args.output))
     return 0
+
+
+def camel_case(name: str) -> str:
+    """``last_checkpoint_step`` -> ``lastCheckpointStep``: ``describe`` speaks the job file's
+    (and the SeerJob resource's) camelCase in every key it prints."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 # ----------------------------------------------------------------------- reference

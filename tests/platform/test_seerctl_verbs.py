@@ -131,3 +131,15 @@ def test_the_cli_module_runs_with_no_color_in_a_subprocess(tmp_path):
         [sys.executable, "-m", "seer.platform.cli", "status", "ghost"], capture_output=True, text=True, env=env
     )
     assert out.returncode == 1 and out.stderr.startswith("error:") and "\x1b[" not in out.stderr
+
+
+def test_describe_speaks_camel_case_in_every_key_it_prints(capsys):
+    import json
+    import re
+
+    make_run("described")
+    assert main(["describe", "described", "-o", "json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    keys = [*described, *described["status"]]
+    assert "lastCheckpointStep" in described["status"] and "runDir" in described
+    assert [k for k in keys if not re.fullmatch(r"[a-z]+([A-Z][a-z0-9]*)*", k)] == []

@@ -1,0 +1,63 @@
+"""`seerctl logs -f` on a job with several worker pods follows all of them at once (it used
+to follow none: with more than one pod it printed what was there and stopped)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from seer.platform.backends.kube import KubernetesBackend, merge_streams
+
+
+class TwoPodClient:
+    """Two worker pods whose live streams depend on each other: pod 0 writes its second line
+    only after pod 1 wrote its first, so only concurrent following gets past pod 0."""
+
+    def __init__(self) -> None:
+        self.pod1_spoke = threading.Event()
+        self.follow_requests: list[tuple[str, bool]] = []
+
+    def get(self, namespace: str, name: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": namespace}}
+
+    def worker_pods(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return [
+            {"metadata": {"name": f"{name}-worker-{s}-0", "labels": {"seer.dev/worker-slot": str(s)}}} for s in (0, 1)
+        ]
+
+    def log_lines(self, namespace: str, pod: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+        self.follow_requests.append((pod, follow))
+        if not follow:
+            yield "old line"
+            return
+        if pod.endswith("-0-0"):
+            yield "pod 0 first"
+            if not self.pod1_spoke.wait(timeout=60):
+                raise AssertionError("pod 1 was never read while pod 0 was followed")
+            yield "pod 0 after pod 1"
+        else:
+            yield "pod 1 first"
+            self.pod1_spoke.set()
+
+
+def test_follow_reads_every_pod_at_once_with_a_prefix_per_pod():
+    client = TwoPodClient()
+    backend = KubernetesBackend(namespace="ns", client=client)  # type: ignore[arg-type]
+    lines = list(backend.logs("job", rank=None, follow=True))
+    assert sorted(lines) == [
+        "[job-worker-0-0] pod 0 after pod 1",
+        "[job-worker-0-0] pod 0 first",
+        "[job-worker-1-0] pod 1 first",
+    ]
+    assert lines.index("[job-worker-1-0] pod 1 first") < lines.index("[job-worker-0-0] pod 0 after pod 1")
+    assert sorted(client.follow_requests) == [("job-worker-0-0", True), ("job-worker-1-0", True)]
+
+
+def test_merge_ends_when_every_stream_ends_even_if_one_fails():
+    def failing() -> Iterator[str]:
+        yield "x"
+        raise OSError("connection reset")
+
+    merged = sorted(merge_streams({"a ": iter(["1", "2"]), "b ": failing()}))
+    assert merged == ["a 1", "a 2", "b (log stream ended: OSError: connection reset)", "b x"]
