@@ -184,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default=None, help="index URL (default: <common directory of the URLs>/.seer-index)")
     q.add_argument("--threads", type=int, default=16, help="shards scanned concurrently")
 
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script: source <(seerctl completion bash)",
+        description="Print a bash completion script (zsh: run `autoload bashcompinit && bashcompinit` first).",
+    )
+    p.add_argument("shell", choices=("bash",), help="the shell to complete in")
+
     p = sub.add_parser("plot", help="draw a job's loss, throughput and checkpoints as a PNG")
     p.add_argument("name", help="job name")
     p.add_argument("-o", "--output", default=None, help="PNG file to write (default: <name>.png)")
@@ -194,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "completion":  # from the parser itself (commands never import this module)
+        from seer.platform.cli.completion import bash_script
+
+        print(bash_script(parser))
+        return 0
     from seer.platform.backends.api import JobNotFound, SchedulerUnavailable
     from seer.platform.cli import commands
 
