@@ -467,8 +467,12 @@ class Checkpointer:
             )
         template = state.state_dict(include_per_rank=same_world)
         if same_world:
-            reader = FsspecReader(info.url, **self._options)
-            _prune_missing(template, state.per_rank_key, set(reader.read_metadata().state_dict_metadata))
+            # NOTE: rank 0 reads the index for all: a rank failing here alone would leave the
+            # others waiting in DCP's collectives below; _from_rank0 fails every rank alike.
+            saved = self._from_rank0(
+                lambda: set(FsspecReader(info.url, **self._options).read_metadata().state_dict_metadata)
+            )
+            _prune_missing(template, state.per_rank_key, saved)
         dcp.load(
             template,
             storage_reader=FsspecReader(info.url, **self._options),
