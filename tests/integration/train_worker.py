@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from seer.trainer.runtime import Runtime
 
     job = load_job(args.job)
-    _init_process_group("cpu")
+    _init_process_group("cpu", job.spec.training.collective_timeout_seconds)
     runtime = Runtime.from_env()
     record: dict[str, dict[int, Any]] = {"indices": {}, "epochs": {}}
     # The loop loads the checkpoint, then builds the loader: its batches are the steps
