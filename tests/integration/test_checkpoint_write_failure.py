@@ -19,17 +19,18 @@ import logging
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import full_disk
 import pytest
-from integration_support import HANG_GUARD_S, REPO, quiet_env, tiny_job, write_job
+from integration_support import HANG_GUARD_S, REPO, LocalRun, quiet_env, tiny_job, write_job
 
 import seer.trainer.components as components
 import seer.trainer.loop as loop
 from seer.platform.loading import validate_document
+from seer.platform.restart_policy import BUDGET_SPENT, PREEMPTED
 from seer.trainer.checkpoint import latest_complete
 from seer.trainer.metrics import TrainerMetrics
 from seer.trainer.runtime import Runtime
@@ -152,4 +153,35 @@ def test_the_worker_exits_retryable_when_its_final_checkpoint_cannot_be_written(
     record = json.loads((run_dir / "exits" / "attempt-1" / "rank-0.json").read_text())
     assert record["exit_code"] == 75
     assert "final checkpoint" in record["reason"] and "step 20" in record["reason"], record
+    assert list(root.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_job_whose_final_checkpoint_never_commits_is_retried_then_failed_never_succeeded(
+    job_file: Callable[..., Path],
+    local_run: Callable[[str], LocalRun],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real ``seerctl submit``, supervisor and torchrun on a checkpoint disk that is full from the start."""
+    root = tmp_path / "disk"
+    root.mkdir()
+    for name, value in full_disk.env_for(str(root), quota=0).items():
+        monkeypatch.setenv(name, value)  # inherited by seerctl, the supervisor, torchrun and the worker
+    path = job_file(
+        "fullfinal",
+        optim={"epochs": 1},
+        checkpoint={"url": f"{full_disk.PROTOCOL}://{root}", "intervalSteps": 100},
+        restart={"maxRestarts": 1, "backoffSeconds": 0.2},
+    )
+    run = local_run("fullfinal")
+    run.seerctl("submit", str(path))
+    state = run.wait_until_final()
+
+    assert state["phase"] == "Failed", run.diagnostics()
+    assert state["reason"] == BUDGET_SPENT and state["restarts"] == 1, run.diagnostics()
+    assert state["restart_reasons"] == [PREEMPTED], run.diagnostics()  # exit 75: retryable
+    events = run.events()
+    assert [e["step"] for e in events if e["type"] == "checkpoint_failed"] == [20, 20]
+    assert not [e for e in events if e["type"] in ("end", "checkpoint")]
     assert list(root.iterdir()) == []
