@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,9 @@ from seer.operators.children import (
 )
 from seer.operators.failures import classify_pod_failure, failure_time
 from seer.platform.contract import (
+    ANNOTATION_SPEC_HASH,
     CONTAINER_RENDEZVOUS,
+    ENV_JOB_SPEC,
     LABEL_RESTART,
     LABEL_ROLE,
     LABEL_SLOT,
@@ -215,6 +218,68 @@ def next_status(
 # ----------------------------------------------------------------------------- plan
 
 
+def _running_job(job: SeerJob, pods: tuple[dict[str, Any], ...]) -> tuple[SeerJob, list[str]] | None:
+    """The job the live workers run and the spec sections that differ from ``job``'s,
+    or None when they run ``job``'s spec (or it cannot be read back from them).
+
+    Read from a live worker's ``SEER_JOB_SPEC`` (the spec it was started with), not only
+    its spec-hash annotation: after an operator upgrade that adds a defaulted field
+    the hash differs while the spec does not."""
+    current = job.spec_hash()
+    for pod in sorted(pods, key=lambda p: _meta(p).get("name", "")):
+        if _labels(pod).get(LABEL_ROLE) != ROLE_WORKER or _terminating(pod) or _finished(pod):
+            continue
+        if (_meta(pod).get("annotations") or {}).get(ANNOTATION_SPEC_HASH) in (None, current):
+            continue
+        containers = (pod.get("spec") or {}).get("containers") or [{}]
+        env = {e.get("name"): e.get("value") for e in containers[0].get("env") or []}
+        try:
+            running = SeerJob.model_validate(json.loads(env[ENV_JOB_SPEC]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        ours = job.spec.model_dump(mode="json", by_alias=True, exclude={"suspend"})
+        theirs = running.spec.model_dump(mode="json", by_alias=True, exclude={"suspend"})
+        changed = [f"spec.{key}" for key in ours if ours[key] != theirs.get(key)]
+        if not changed:
+            return None
+        spec = running.spec.model_copy(update={"suspend": job.spec.suspend})
+        return SeerJob.model_construct(
+            api_version=job.api_version, kind=job.kind, metadata=job.metadata, spec=spec
+        ), changed
+    return None
+
+
+def _refuse_running_edits(
+    job: SeerJob,
+    pods: tuple[dict[str, Any], ...],
+    prev: SeerJobStatus,
+    events: list[JobEvent],
+    observations: list[Observation],
+) -> SeerJob:
+    """The job to reconcile: the spec the live workers run when the stored spec was edited
+    under them (refused, with the ``SpecChangeRefused`` condition and one Event), else
+    ``job``. The CRD refuses such edits at admission (``immutable_while_running``); this
+    covers a CRD installed without the rule, and edits made by other means. A suspended
+    job has no running spec to keep: the edit applies to all its next pods alike."""
+    before = prev.condition("SpecChangeRefused")
+    running = None if job.spec.suspend else _running_job(job, pods)
+    if running is None:
+        if before is not None and before.status == "True":
+            observations.append(Observation("SpecChangeRefused", False, "SpecApplied", "no edit is pending"))
+        return job
+    kept, changed = running
+    message = (
+        f"{', '.join(changed)} changed while the job runs: every worker keeps the spec it started with "
+        f"(spec hash {kept.spec_hash()}), so one group never mixes two specs. To apply the edit, suspend the "
+        "job (spec.suspend: true) and resume it (the workers restart from the latest checkpoint with the new "
+        "spec); or revert the edit"
+    )
+    if before is None or before.status != "True" or before.message != message:
+        events.append(JobEvent("Warning", "SpecChangeRefused", message))
+    observations.append(Observation("SpecChangeRefused", True, "SpecChangedWhileRunning", message))
+    return kept
+
+
 def _stop_all(pods: list[dict[str, Any]], job: SeerJob, *, keep_finished: bool) -> list[Deletion]:
     """Delete what still runs; workers get the checkpoint grace period."""
     out = []
@@ -235,6 +300,9 @@ def desired_children(
     now: datetime,
 ) -> Plan:
     """Decide what to create, delete and report for one SeerJob."""
+    events: list[JobEvent] = []
+    observations: list[Observation] = []
+    job = _refuse_running_edits(job, observed.pods, prev, events, observations)
     spec = job.spec
     nodes = spec.resources.nodes
     slots = _Slots.of(observed.pods)
@@ -243,8 +311,6 @@ def desired_children(
     all_pods = slots.all() + rdzv_pods
     restarts = max([prev.restarts] + [_int_label(p, LABEL_RESTART) for p in slots.all()])
     ready = sum(1 for slot, pod in newest.items() if slot < nodes.max and is_ready(pod))
-    events: list[JobEvent] = []
-    observations: list[Observation] = []
 
     def finish(
         phase: Phase, reason: str, message: str, create=(), delete=(), desired=0, causes=(), requeue=None

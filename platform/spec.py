@@ -87,6 +87,24 @@ def cel_rules(*rules: tuple[str, str]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]})
 
 
+#: Admission's answer to an edit of a running job (``immutable_while_running``).
+IMMUTABLE_MESSAGE = (
+    "the spec of a running job cannot change (only spec.suspend can): suspend it (spec.suspend: true), "
+    "edit it, then resume; the workers restart from the latest checkpoint with the new spec"
+)
+
+
+def immutable_while_running(*sections: str) -> tuple[str, str]:
+    """A CEL transition rule (``oldSelf``: the stored spec; the API server checks it on
+    updates only): ``sections`` may change only while the job is, or becomes, suspended.
+
+    Why: running pods keep the spec they started with, so an edit reaching only new pods
+    would mix two jobs in one group (``--nnodes 1:2`` next to ``1:3``, two models); with
+    every pod stopped (suspended) an edit applies to all of them alike."""
+    same = " && ".join(f"self.{name} == oldSelf.{name}" for name in sections)
+    return f"oldSelf.suspend || self.suspend || ({same})", IMMUTABLE_MESSAGE
+
+
 # --------------------------------------------------------------------------- metadata
 
 
@@ -675,8 +693,15 @@ class EvalSpec(_Section):
 # ---------------------------------------------------------------------------- the job
 
 
+_RUNNING_SECTIONS = ("model", "swav", "optim", "data", "checkpoint", "storage", "resources", "training", "restart")
+_RUNNING_SECTIONS += ("metrics", "eval")
+
+
 class SeerJobSpec(_Section):
     """Everything about the job except its identity. This is the CRD's `spec`."""
+
+    #: Every section but ``suspend`` (a test checks that a new section is not forgotten).
+    model_config = cel_rules(immutable_while_running(*_RUNNING_SECTIONS))
 
     model: ModelSpec = Field(default_factory=ModelSpec, description="The network.")
     swav: SwavSpec = Field(default_factory=SwavSpec, description="SwAV hyper-parameters.")

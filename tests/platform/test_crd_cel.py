@@ -19,6 +19,7 @@ import yaml
 
 from seer.platform.crd import render_crd
 from seer.platform.loading import SpecError, validate_document
+from seer.platform.spec import IMMUTABLE_MESSAGE, SeerJobSpec
 
 SPEC_SCHEMA = yaml.safe_load(render_crd())["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
 ENV = celpy.Environment()
@@ -48,15 +49,26 @@ def with_defaults(schema: dict[str, Any], value: Any) -> Any:
     return out
 
 
-def cel_refusals(spec: dict[str, Any]) -> list[str]:
-    """Messages of every rule that does not hold for this spec (admission's answer)."""
+def cel_refusals(spec: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
+    """Messages of every rule that does not hold for this spec (admission's answer).
+
+    ``old``: the stored spec of an update; without it (a create) transition rules, the
+    ones that read ``oldSelf``, are skipped, as the API server skips them."""
     admitted = with_defaults(SPEC_SCHEMA, spec)
+    before = with_defaults(SPEC_SCHEMA, old) if old is not None else None
     failed = []
     for path, rule, message in rules(SPEC_SCHEMA):
+        if "oldSelf" in rule and before is None:
+            continue
         target: Any = admitted
+        previous: Any = before
         for key in path:
             target = target[key]
-        result = ENV.program(ENV.compile(rule)).evaluate({"self": celpy.json_to_cel(target)})
+            previous = previous[key] if previous is not None else None
+        scope = {"self": celpy.json_to_cel(target)}
+        if previous is not None:
+            scope["oldSelf"] = celpy.json_to_cel(previous)
+        result = ENV.program(ENV.compile(rule)).evaluate(scope)
         if result is not True and not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
             failed.append(message)
     return failed
@@ -124,6 +136,33 @@ def test_admission_accepts_what_seerctl_accepts(spec):
     assert cel_refusals(spec) == []
 
 
+RUNNING = {"resources": {"nodes": {"min": 1, "max": 2}}}
+SUSPENDED = {**RUNNING, "suspend": True}
+#: (stored spec, edited spec, refusal message or None): edits of a running job are refused (issue: old pods
+#: kept the old spec, new pods got the new one); suspended jobs may be edited, and suspend itself may change.
+TRANSITIONS = [
+    (RUNNING, {"resources": {"nodes": {"min": 1, "max": 3}}}, IMMUTABLE_MESSAGE),
+    (RUNNING, {**RUNNING, "swav": {"numPrototypes": 1000}}, IMMUTABLE_MESSAGE),
+    (RUNNING, {**RUNNING, "restart": {"maxRestarts": 3}}, IMMUTABLE_MESSAGE),
+    (RUNNING, RUNNING, None),
+    (RUNNING, SUSPENDED, None),
+    (SUSPENDED, {"resources": {"nodes": {"min": 1, "max": 3}}, "suspend": True}, None),
+    (SUSPENDED, {"resources": {"nodes": {"min": 1, "max": 3}}}, None),  # edit and resume in one patch
+    (RUNNING, {**SUSPENDED, "swav": {"numPrototypes": 1000}}, None),  # suspend and edit in one patch
+]
+
+
+@pytest.mark.parametrize("old,new,message", TRANSITIONS)
+def test_admission_refuses_edits_of_a_running_job(old, new, message):
+    assert cel_refusals(new, old) == ([message] if message else [])
+
+
+def test_the_immutability_rule_covers_every_section_but_suspend():
+    sections = {f.alias or name for name, f in SeerJobSpec.model_fields.items()} - {"suspend"}
+    rule = next(r for path, r, m in rules(SPEC_SCHEMA) if m == IMMUTABLE_MESSAGE and path == ())
+    assert {s for s in sections if f"self.{s} == oldSelf.{s}" in rule} == sections
+
+
 def test_every_rule_is_exercised_by_a_case():
-    exercised = {message for _, message in INVALID}
+    exercised = {message for _, message in INVALID} | {m for _, _, m in TRANSITIONS if m}
     assert {message for _, _, message in rules(SPEC_SCHEMA)} == exercised
