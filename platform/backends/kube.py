@@ -192,8 +192,20 @@ class KubernetesBackend:
             "" if phase in ENDED else " (its workers get SIGTERM and write a final checkpoint)"
         )
 
-    def logs(self, name: str, *, rank: int | None, follow: bool, tail: int | None = None) -> Iterator[str]:
+    def logs(
+        self,
+        name: str,
+        *,
+        rank: int | None,
+        follow: bool,
+        tail: int | None = None,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[str]:
+        """Worker pods' lines (the newest pod of each slot); ``tail``, ``since_seconds`` and
+        ``timestamps`` are the API server's ``tailLines``, ``sinceSeconds``, ``timestamps``."""
         self._get(name)
+        window = {"tail": tail, "since_seconds": since_seconds, "timestamps": timestamps}
         pods = self.client.worker_pods(self.namespace, name)
         newest: dict[str, dict[str, Any]] = {}
         for p in pods:  # sorted by slot then restart: the last of a slot is the newest
@@ -206,12 +218,12 @@ class KubernetesBackend:
         names = [newest[s]["metadata"]["name"] for s in slots]
         if follow and len(names) > 1:  # every pod at once, as lines arrive
             yield from merge_streams(
-                {f"[{pod}] ": self.client.log_lines(self.namespace, pod, follow=True, tail=tail) for pod in names}
+                {f"[{pod}] ": self.client.log_lines(self.namespace, pod, follow=True, **window) for pod in names}
             )
             return
         for pod in names:
             prefix = "" if len(names) == 1 else f"[{pod}] "
-            for line in self.client.log_lines(self.namespace, pod, follow=follow, tail=tail):
+            for line in self.client.log_lines(self.namespace, pod, follow=follow, **window):
                 yield prefix + line
 
     def describe(self, name: str) -> dict[str, Any]:

@@ -130,7 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rank", type=int, default=None, help="only this worker (local: global rank; kubernetes: worker pod index)"
     )
-    p.add_argument("--tail", type=_non_negative, default=None, metavar="N", help="only the last N lines (per worker)")
+    p.add_argument(
+        "--tail", type=_non_negative, default=None, metavar="N", help="only the last N lines (kubernetes: per pod)"
+    )
+    p.add_argument(
+        "--since", default=None, metavar="DURATION", help="only lines of the last DURATION, e.g. 30s, 10m, 2h, 1d"
+    )
+    p.add_argument(
+        "--timestamps",
+        action="store_true",
+        help="prefix every line with its time (kubernetes; local log lines always start with theirs)",
+    )
     _add_scheduler(p)
 
     p = sub.add_parser(

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from rich.console import Console
@@ -346,19 +346,38 @@ def _check_local_rank(backend: Backend, name: str, rank: int) -> None:
 
 
 def _log_lines(backend: Backend, args: argparse.Namespace) -> Iterable[str]:
-    """The lines ``logs`` prints: everything, or with ``--tail N`` the last N (on Kubernetes
-    the API's ``tailLines`` per pod; locally the last N so far), then with ``-f`` what follows."""
-    if args.tail is None:
-        return backend.logs(args.name, rank=args.rank, follow=args.follow)
+    """The lines ``logs`` prints: everything, or only those of the last ``--since`` and/or the
+    last ``--tail N``, then with ``-f`` what follows. On Kubernetes the API server does both
+    (``sinceSeconds``, ``tailLines`` per pod); locally they are picked from the files here."""
+    from seer.platform.cli.log_window import lines_since, parse_duration
+
+    try:
+        since = parse_duration(args.since) if args.since else None
+    except ValueError as exc:
+        raise UserError(f"--since: {exc}", code=2) from None
     if backend.name == "kubernetes":
-        return backend.logs(args.name, rank=args.rank, follow=args.follow, tail=args.tail)  # type: ignore[call-arg]
-    so_far = list(backend.logs(args.name, rank=args.rank, follow=False))
+        return backend.logs(  # type: ignore[call-arg]
+            args.name,
+            rank=args.rank,
+            follow=args.follow,
+            tail=args.tail,
+            since_seconds=since,
+            timestamps=args.timestamps,
+        )
+    cutoff = datetime.now() - timedelta(seconds=since) if since is not None else None  # naive local, like asctime
+
+    def local(follow: bool) -> Iterable[str]:
+        lines = backend.logs(args.name, rank=args.rank, follow=follow)
+        return lines if cutoff is None else lines_since(lines, cutoff)
+
+    if args.tail is None:
+        return local(args.follow)
+    so_far = list(local(False))
     last = so_far[-args.tail :] if args.tail else []
     if not args.follow:
         return last
     # Files only grow: a following pass reads the same lines first, then the new ones.
-    later = itertools.islice(backend.logs(args.name, rank=args.rank, follow=True), len(so_far), None)
-    return itertools.chain(last, later)
+    return itertools.chain(last, itertools.islice(local(True), len(so_far), None))
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

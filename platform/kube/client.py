@@ -205,10 +205,22 @@ class KubeClient:
 
         return sorted(items, key=key)
 
-    def log_lines(self, namespace: str, pod: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+    def log_lines(
+        self,
+        namespace: str,
+        pod: str,
+        follow: bool = False,
+        tail: int | None = None,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[str]:
         kwargs: dict[str, Any] = {"container": CONTAINER_TRAINER, "follow": follow, "_preload_content": False}
         if tail is not None:
             kwargs["tail_lines"] = tail
+        if since_seconds is not None:
+            kwargs["since_seconds"] = since_seconds
+        if timestamps:
+            kwargs["timestamps"] = True
         response = self.core.read_namespaced_pod_log(pod, namespace, **kwargs)
         buffer = ""
         for chunk in response.stream(4096):

@@ -26,7 +26,7 @@ class TwoPodClient:
             {"metadata": {"name": f"{name}-worker-{s}-0", "labels": {"seer.dev/worker-slot": str(s)}}} for s in (0, 1)
         ]
 
-    def log_lines(self, namespace: str, pod: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+    def log_lines(self, namespace: str, pod: str, follow: bool = False, **window: Any) -> Iterator[str]:
         self.follow_requests.append((pod, follow))
         if not follow:
             yield "old line"
@@ -61,3 +61,31 @@ def test_merge_ends_when_every_stream_ends_even_if_one_fails():
 
     merged = sorted(merge_streams({"a ": iter(["1", "2"]), "b ": failing()}))
     assert merged == ["a 1", "a 2", "b (log stream ended: OSError: connection reset)", "b x"]
+
+
+def test_tail_since_and_timestamps_reach_the_api_server_as_its_own_parameters():
+    """The API server filters (tailLines, sinceSeconds, timestamps): nothing is fetched to be dropped."""
+    from seer.platform.kube.client import KubeClient
+
+    class Core:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        def read_namespaced_pod_log(self, pod: str, namespace: str, **kwargs: Any) -> Any:
+            self.calls.append(kwargs)
+
+            class Response:
+                def stream(self, _size: int) -> Iterator[bytes]:
+                    yield b"2026-12-04T10:00:00Z line\n"
+
+            return Response()
+
+    client = KubeClient.__new__(KubeClient)
+    client.core = Core()  # type: ignore[assignment]
+    backend = KubernetesBackend(namespace="ns", client=client)
+    backend._get = lambda name: {}  # type: ignore[method-assign]
+    client.worker_pods = lambda ns, name: [{"metadata": {"name": "p", "labels": {}}}]  # type: ignore[method-assign]
+    lines = list(backend.logs("job", rank=0, follow=False, tail=5, since_seconds=600, timestamps=True))
+    assert lines == ["2026-12-04T10:00:00Z line"]
+    (call,) = client.core.calls  # type: ignore[attr-defined]
+    assert call["tail_lines"] == 5 and call["since_seconds"] == 600 and call["timestamps"] is True
