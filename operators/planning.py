@@ -371,6 +371,7 @@ def desired_children(
             if remaining
             else "suspended: all workers stopped; set spec.suspend to false to resume from the latest checkpoint"
         )
+        observations.extend(_suspended_observations(prev))
         return finish(Phase.suspended, "SuspendRequested", message, delete=stopping)
 
     store = _rendezvous_changes(job, uid, observed.services, rdzv_pods, newest, prev)
@@ -431,6 +432,15 @@ def desired_children(
         causes=replaced.causes,
         requeue=requeue,
     )
+
+
+def _suspended_observations(prev: SeerJobStatus) -> list[Observation]:
+    """While suspended no store serves and no pod is blocked: say so rather than keep stale news."""
+    out = [Observation("RendezvousReady", False, "Suspended", "the job is suspended")]
+    blocked = prev.condition("WorkersBlocked")
+    if blocked is not None and blocked.status == "True":
+        out.append(Observation("WorkersBlocked", False, "Suspended", "the job is suspended"))
+    return out
 
 
 def _blocked_condition(

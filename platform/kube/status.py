@@ -43,7 +43,10 @@ class _Doc(BaseModel):
 class Condition(_Doc):
     """One observation about the job, Kubernetes-style (one entry per ``type``)."""
 
-    type: str = Field(description="Condition type: Running, Restarting, Suspended, Succeeded or Failed.")
+    type: str = Field(
+        description="Condition type: one per phase (Running, Restarting, Suspended, Succeeded, Failed), and "
+        "RendezvousReady, WorkersBlocked, SpecChangeRefused (docs/operator.md, Status)."
+    )
     status: Literal["True", "False", "Unknown"] = Field(description="Whether the condition holds.")
     reason: str = Field(
         default="",

@@ -137,3 +137,12 @@ def test_the_condition_clears_once_the_workers_start():
     blocked = plan(j, [unschedulable(worker_pod(j, UID, s, 0)) for s in range(3)])
     cleared = plan(j, [running(worker_pod(j, UID, s, 0)) for s in range(3)], blocked.status)
     assert cleared.status.condition("WorkersBlocked").status == "False" and cleared.status.phase == Phase.running
+
+
+def test_suspending_clears_the_blocked_condition():
+    j = job()
+    blocked = plan(j, [unschedulable(worker_pod(j, UID, s, 0)) for s in range(3)])
+    suspended = plan(job(suspend=True), [unschedulable(worker_pod(j, UID, s, 0)) for s in range(3)], blocked.status)
+    assert suspended.status.phase == Phase.suspended
+    assert suspended.status.condition("WorkersBlocked").status == "False"
+    assert suspended.status.condition("RendezvousReady").reason == "Suspended"
