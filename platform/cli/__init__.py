@@ -203,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="draw a job's loss, throughput and checkpoints as a PNG")
     p.add_argument("name", help="job name")
-    p.add_argument("-o", "--output", default=None, help="PNG file to write (default: <name>.png)")
+    p.add_argument("file", nargs="?", default=None, help="PNG file to write (default: <name>.png)")
+    p.add_argument("--output-file", default=None, help="PNG file to write (the same as FILE)")
+    # -o is a format on every verb; `-o FILE.png` (its old meaning) still works, with a note.
+    p.add_argument("-o", "--output", default="png", help="image format (png)")
     _add_scheduler(p)
     return parser
 

@@ -517,6 +517,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot_file(args: argparse.Namespace) -> str:
+    """Where ``plot`` writes: FILE or --output-file; ``-o`` is the format, as on every verb.
+    ``-o FILE.png``, the option's meaning before, is read as the file, with a note."""
+    output = args.output
+    if output != "png" and output.lower().endswith(".png"):
+        console_err().print(f"note: `-o FILE` is now `seerctl plot {args.name} FILE` (-o is the format, png)")
+        if args.file or args.output_file:
+            raise UserError("give the file once: FILE or --output-file", code=2)
+        return output
+    if output != "png":
+        raise UserError(f"-o/--output is the image format: png, not {output!r}", code=2)
+    if args.file and args.output_file:
+        raise UserError("give the file once: FILE or --output-file", code=2)
+    return args.file or args.output_file or f"{args.name}.png"
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from seer.platform.plot import plot_run
 
@@ -529,7 +545,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not steps:
         raise UserError(f"job {args.name!r} has not logged a step yet; nothing to plot")
     ckpts = [e for e in evs if e.get("type") == "checkpoint"]
-    out = args.output or f"{args.name}.png"
+    out = _plot_file(args)
     plot_run(steps, ckpts, out)
     console().print(f"wrote {escape(out)}")
     return 0

@@ -143,3 +143,43 @@ def test_describe_speaks_camel_case_in_every_key_it_prints(capsys):
     keys = [*described, *described["status"]]
     assert "lastCheckpointStep" in described["status"] and "runDir" in described
     assert [k for k in keys if not re.fullmatch(r"[a-z]+([A-Z][a-z0-9]*)*", k)] == []
+
+
+@pytest.fixture
+def plottable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import json
+
+    run = make_run("drawn")
+    events = [{"type": "step", "step": s, "loss": 8.0 - s, "images_per_s": 50.0, "lr": 0.1} for s in (1, 2, 3)]
+    events.append({"type": "checkpoint", "step": 2})
+    (run.path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "written"),
+    [
+        (["drawn", "a.png"], "a.png"),
+        (["drawn", "--output-file", "b.png"], "b.png"),
+        (["drawn", "-o", "png"], "drawn.png"),
+        (["drawn"], "drawn.png"),
+        (["drawn", "-o", "old.png"], "old.png"),  # the old meaning of -o, still accepted
+    ],
+)
+def test_plot_writes_to_file_or_output_file_and_o_is_the_format(plottable, capsys, args, written):
+    assert main(["plot", *args]) == 0
+    assert (plottable / written).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {written}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["drawn", "-o", "svg"], "-o/--output is the image format: png, not 'svg'"),
+        (["drawn", "a.png", "--output-file", "b.png"], "give the file once"),
+    ],
+)
+def test_plot_refuses_an_unknown_format_or_two_files(plottable, capsys, args, message):
+    assert main(["plot", *args]) == 2
+    assert message in capsys.readouterr().err
