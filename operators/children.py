@@ -51,6 +51,8 @@ from seer.platform.worker import (
     torchrun_args,
     worker_env,
     worker_image,
+    worker_image_pull_policy,
+    worker_service_account,
 )
 
 #: On a replacement worker: when the failure event it replaces began (RFC 3339). Pods lost
@@ -194,6 +196,13 @@ def _scratch_env() -> list[dict[str, Any]]:
     return [{"name": name, "value": value} for name, value in SCRATCH_ENV.items()]
 
 
+def _pull_policy(spec: dict[str, Any]) -> None:
+    """The chart's ``workerDefaults.imagePullPolicy`` on every container (unset: Kubernetes' default)."""
+    if (policy := worker_image_pull_policy()) is not None:
+        for container in spec["containers"]:
+            container["imagePullPolicy"] = policy
+
+
 def worker_pod(
     job: SeerJob, uid: str, slot: int, restart: int, failure_event: datetime | None = None
 ) -> dict[str, Any]:
@@ -228,6 +237,11 @@ def worker_pod(
         spec["tolerations"] = _tolerations(job)
     if resources.priority_class_name:
         spec["priorityClassName"] = resources.priority_class_name
+    _pull_policy(spec)
+    if (account := worker_service_account()) is not None:
+        # The identity IRSA / workload identity bind to the bucket. Their webhooks project a token
+        # of their own, so the API token stays unmounted (docs/operator.md, "Worker identity").
+        spec["serviceAccountName"] = account
     metadata = _metadata(job, uid, worker_name(job.name, slot, restart), labels)
     if failure_event is not None:
         metadata["annotations"][ANNOTATION_FAILURE_EVENT] = rfc3339(failure_event)
@@ -267,6 +281,7 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
         spec["tolerations"] = _tolerations(job)
     if resources.priority_class_name:
         spec["priorityClassName"] = resources.priority_class_name
+    _pull_policy(spec)
     name = rendezvous_name(job.name)
     return {
         "apiVersion": "v1",

@@ -14,6 +14,7 @@ import kopf
 from seer.operators import handlers
 from seer.operators.metrics import DEFAULT_PORT
 from seer.platform.contract import OPERATOR_LIVENESS_PORT
+from seer.platform.worker import worker_image_pull_policy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    worker_image_pull_policy()  # a bad workerDefaults.imagePullPolicy stops here, not at every reconcile
     if args.metrics_port:
         handlers.STATE.metrics.serve(args.metrics_port)
     kopf.run(

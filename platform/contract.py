@@ -33,6 +33,9 @@ ENV_POD_NAME = "SEER_POD_NAME"
 ENV_POD_IP = "SEER_POD_IP"
 #: The operator's default worker image (the chart sets it on the operator's Deployment).
 ENV_WORKER_IMAGE = "SEER_WORKER_IMAGE"
+#: The chart's ``workerDefaults.imagePullPolicy`` and ``workerDefaults.serviceAccountName`` (operator env).
+ENV_WORKER_IMAGE_PULL_POLICY = "SEER_WORKER_IMAGE_PULL_POLICY"
+ENV_WORKER_SERVICE_ACCOUNT = "SEER_WORKER_SERVICE_ACCOUNT"
 ENV_OMP_NUM_THREADS = "OMP_NUM_THREADS"
 #: Non-secret object-storage settings copied from ``spec.storage``.
 ENV_STORAGE_ENDPOINT = "AWS_ENDPOINT_URL"

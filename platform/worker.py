@@ -73,6 +73,29 @@ def worker_image(job: SeerJob) -> str:
     return job.spec.resources.image or os.environ.get(contract.ENV_WORKER_IMAGE) or DEFAULT_IMAGE
 
 
+#: Kubernetes' image pull policies (``workerDefaults.imagePullPolicy`` in the chart).
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+def worker_image_pull_policy() -> str | None:
+    """The operator's configured pull policy of worker images (``SEER_WORKER_IMAGE_PULL_POLICY``,
+    set by the chart), else None (Kubernetes' default). An unknown value raises, naming the fix."""
+    policy = os.environ.get(contract.ENV_WORKER_IMAGE_PULL_POLICY) or None
+    if policy is not None and policy not in PULL_POLICIES:
+        raise ValueError(
+            f"{contract.ENV_WORKER_IMAGE_PULL_POLICY}={policy!r} is not an image pull policy: "
+            f"set the chart's workerDefaults.imagePullPolicy to one of {', '.join(PULL_POLICIES)}"
+        )
+    return policy
+
+
+def worker_service_account() -> str | None:
+    """The ServiceAccount of worker pods (``SEER_WORKER_SERVICE_ACCOUNT``, the chart's
+    ``workerDefaults.serviceAccountName``: the identity workload identity / IRSA binds to the
+    bucket), else None (the namespace's ``default``)."""
+    return os.environ.get(contract.ENV_WORKER_SERVICE_ACCOUNT) or None
+
+
 def torchrun_args(job: SeerJob, target: Target, *, rdzv_id: str | None = None) -> list[str]:
     """The torchrun arguments, without the torchrun executable itself (see the module invariants)."""
     resources = job.spec.resources
