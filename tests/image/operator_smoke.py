@@ -27,7 +27,6 @@ import kube_emulator  # noqa: E402
 import kubernetes  # noqa: E402
 
 from seer.platform.crd import build_crd  # noqa: E402
-from seer.platform.spec import SeerJob  # noqa: E402
 
 NS = "default"
 JOB = "image-smoke"
@@ -79,7 +78,9 @@ def main(argv: list[str]) -> int:
             wait_for(lambda: http_ok(f"http://127.0.0.1:{metrics}/metrics"), "the metrics endpoint", proc)
             print(f"ok: the operator in the image serves Prometheus /metrics on 127.0.0.1:{metrics}")
             api = kubernetes.config.new_client_from_config(str(kubeconfig))
-            doc = SeerJob.model_validate({"metadata": {"name": JOB, "namespace": NS}, "spec": {}}).to_document()
+            # As a user writes it: the operator in the image fills in the defaults of its own version.
+            doc = {"apiVersion": "seer.dev/v1alpha1", "kind": "SeerJob", "metadata": {"name": JOB, "namespace": NS}}
+            doc["spec"] = {}
             kubernetes.client.CustomObjectsApi(api).create_namespaced_custom_object(
                 "seer.dev", "v1alpha1", NS, "seerjobs", doc
             )
