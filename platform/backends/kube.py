@@ -226,6 +226,18 @@ class KubernetesBackend:
             for line in self.client.log_lines(self.namespace, pod, follow=follow, **window):
                 yield prefix + line
 
+    def events(self, name: str) -> Iterator[dict[str, Any]]:
+        """Progress events (``seerctl plot``) read back from the current worker pods' logs: a
+        cluster job's ``events.jsonl`` is in its pods. Pods replaced by a restart took their
+        logs with them, so the history starts at the oldest pod still there."""
+        from seer.platform.backends.log_progress import progress_events
+
+        self._get(name)
+        lines: list[str] = []
+        for pod in self.client.worker_pods(self.namespace, name):
+            lines += self.client.log_lines(self.namespace, pod["metadata"]["name"])
+        return iter(progress_events(lines))
+
     def describe(self, name: str) -> dict[str, Any]:
         doc = self._get(name)
         pods = [
