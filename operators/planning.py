@@ -639,7 +639,6 @@ def _replace_failed(
             backoff_until = failed_at + timedelta(seconds=decision.backoff_seconds)
             if backoff_until <= now:
                 restarts += 1
-                out.causes.append(failure.cause.value if failure.cause else "unknown")
                 backoff_until = None
         if backoff_until is not None:
             wait = (backoff_until - now).total_seconds()
@@ -650,6 +649,7 @@ def _replace_failed(
             continue
         replacement = worker_pod(job, uid, slot, restarts, failure_event=event_start)
         out.create.append(replacement)
+        out.causes.append(failure.cause.value if failure.cause else "unknown")
         if not _terminating(pod):
             out.delete.append(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)))
         out.events.append(
