@@ -31,6 +31,8 @@ from seer.platform.contract import (
     CONTAINER_TRAINER,
     ENV_POD_IP,
     ENV_POD_NAME,
+    GCS_CREDENTIALS_DIR,
+    GCS_SECRET_KEY,
     LABEL_JOB,
     LABEL_MANAGED_BY,
     LABEL_RESTART,
@@ -49,6 +51,8 @@ from seer.platform.worker import (
     rendezvous_service_name,
     threads_per_proc,
     torchrun_args,
+    uses_aws_secret_keys,
+    uses_gcs_key_file,
     worker_env,
     worker_image,
     worker_image_pull_policy,
@@ -136,13 +140,32 @@ def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
     env.append({"name": ENV_POD_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     env.append({"name": ENV_POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     secret = job.spec.storage.secret_name
-    if secret:
+    if secret and uses_aws_secret_keys(job):
         for key, optional in STORAGE_SECRET_KEYS:
             ref: dict[str, Any] = {"name": secret, "key": key}
             if optional:
                 ref["optional"] = True
             env.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
     return env
+
+
+_GCS_KEY_VOLUME = "gcs-credentials"
+
+
+def _gcs_key_volumes(job: SeerJob) -> list[dict[str, Any]]:
+    """The GCS service-account key of ``storage.secretName`` as a read-only file (only the one
+    key, mode 0440), for a job on ``gs://`` with a Secret; ``worker_env`` points
+    ``GOOGLE_APPLICATION_CREDENTIALS`` at it. None for workload identity (no Secret)."""
+    if not uses_gcs_key_file(job):
+        return []
+    secret = {"secretName": job.spec.storage.secret_name, "items": [{"key": GCS_SECRET_KEY, "path": GCS_SECRET_KEY}]}
+    return [{"name": _GCS_KEY_VOLUME, "secret": {**secret, "defaultMode": 0o440}}]
+
+
+def _gcs_key_mounts(job: SeerJob) -> list[dict[str, Any]]:
+    if not uses_gcs_key_file(job):
+        return []
+    return [{"name": _GCS_KEY_VOLUME, "mountPath": GCS_CREDENTIALS_DIR, "readOnly": True}]
 
 
 def _metrics_ports(job: SeerJob) -> list[dict[str, Any]]:
@@ -225,11 +248,19 @@ def worker_pod(
                 "ports": _metrics_ports(job),
                 "resources": _resources(job),
                 "securityContext": _SECURITY,
-                "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, dict(_SCRATCH_MOUNT)],
+                "volumeMounts": [
+                    {"name": "dshm", "mountPath": "/dev/shm"},
+                    dict(_SCRATCH_MOUNT),
+                    *_gcs_key_mounts(job),
+                ],
             }
         ],
         # NCCL and data-loader workers need more shared memory than the runtime's 64 MiB.
-        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory"}}, {**_SCRATCH_VOLUME, "emptyDir": {}}],
+        "volumes": [
+            {"name": "dshm", "emptyDir": {"medium": "Memory"}},
+            {**_SCRATCH_VOLUME, "emptyDir": {}},
+            *_gcs_key_volumes(job),
+        ],
     }
     if resources.node_selector:
         spec["nodeSelector"] = dict(resources.node_selector)

@@ -40,6 +40,16 @@ ENV_OMP_NUM_THREADS = "OMP_NUM_THREADS"
 #: Non-secret object-storage settings copied from ``spec.storage``.
 ENV_STORAGE_ENDPOINT = "AWS_ENDPOINT_URL"
 ENV_STORAGE_REGION = "AWS_REGION"
+#: S3 addressing style (``spec.storage.addressingStyle``: ``path`` for MinIO and most
+#: S3-compatible stores, ``virtual``); unset means botocore's ``auto``. The trainer passes it
+#: to s3fs as ``config_kwargs={"s3": {"addressing_style": ...}}`` (``seer.trainer.storage``).
+ENV_S3_ADDRESSING_STYLE = "SEER_S3_ADDRESSING_STYLE"
+#: Google's standard variable: the path of a service-account JSON key (gcsfs, google-auth).
+ENV_GOOGLE_CREDENTIALS = "GOOGLE_APPLICATION_CREDENTIALS"
+#: The key of ``spec.storage.secretName`` that holds a GCS service-account JSON key, and
+#: where a worker pod mounts it (read-only) when the job uses ``gs://`` (Kubernetes).
+GCS_SECRET_KEY = "gcs-service-account.json"
+GCS_CREDENTIALS_DIR = "/var/run/secrets/seer/gcs"
 #: Keys read from the Secret named in ``spec.storage.secretName`` (Kubernetes), with
 #: whether each may be missing. Locally the same variables come from the user's shell.
 STORAGE_SECRET_KEYS: tuple[tuple[str, bool], ...] = (

@@ -457,12 +457,25 @@ class StorageSpec(_Section):
 
     secret_name: Annotated[str, DNS_SUBDOMAIN] | None = Field(
         default=None,
-        description="Kubernetes Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) become worker environment variables. Locally the environment is used.",
+        description=(
+            "Kubernetes Secret with the workers' storage credentials: for s3:// its keys AWS_ACCESS_KEY_ID,"
+            " AWS_SECRET_ACCESS_KEY (and optional AWS_SESSION_TOKEN) become environment variables; for gs:// its key"
+            " `gcs-service-account.json` (a service-account JSON key) is mounted as a file named by"
+            " GOOGLE_APPLICATION_CREDENTIALS. Leave it empty for workload identity / IRSA."
+            " Locally the environment is used."
+        ),
     )
     endpoint_url: StorageUrl | None = Field(
-        default=None, description="S3-compatible endpoint (e.g. MinIO); not a secret."
+        default=None, description="S3-compatible endpoint (e.g. MinIO, R2); not a secret."
     )
     region: str | None = Field(default=None, description="Object-storage region.")
+    addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        description=(
+            "S3 addressing: `path` (endpoint/bucket/key; MinIO and most S3-compatible stores),"
+            " `virtual` (bucket.endpoint/key) or `auto` (the client decides)."
+        ),
+    )
 
 
 # -------------------------------------------------------------------------- resources

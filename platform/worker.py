@@ -16,7 +16,8 @@ Invariants:
   ``--max-restarts restart.maxRestarts`` so *surviving* workers re-rendezvous in place
   while the operator replaces only the lost pod (docs/architecture.md, "Restarts").
 - Credentials never travel here: locally they come from the user's environment, on
-  Kubernetes from ``secretKeyRef`` entries the operator adds.
+  Kubernetes from ``secretKeyRef`` entries the operator adds (S3) or from a file the
+  operator mounts from the Secret (GCS; only its *path* is set here).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from seer.platform import contract
 from seer.platform.spec import DEFAULT_IMAGE, SeerJob
@@ -132,6 +134,37 @@ def local_command(job: SeerJob, python: str = sys.executable) -> list[str]:
     return [python, "-m", "torch.distributed.run", *torchrun_args(job, "local")]
 
 
+def _protocol(url: str) -> str:
+    """``s3``, ``gs`` or another fsspec protocol of ``url``; ``file`` for a local path (same
+    rule as ``seer.trainer.storage.protocol_of``, which platform may not import)."""
+    scheme = urlsplit(url).scheme
+    if scheme in ("", "file", "local") or len(scheme) == 1:
+        return "file"
+    return {"s3a": "s3", "gcs": "gs"}.get(scheme, scheme)
+
+
+def storage_protocols(job: SeerJob) -> frozenset[str]:
+    """The protocols of every URL the workers read or write (data, checkpoints, evaluation)."""
+    spec = job.spec
+    urls = [*spec.data.sources, spec.checkpoint.url, spec.eval.train_url, spec.eval.test_url]
+    return frozenset(_protocol(str(url)) for url in urls if url)
+
+
+def uses_gcs_key_file(job: SeerJob) -> bool:
+    """True when worker pods mount a GCS service-account key from ``storage.secretName``:
+    the job uses ``gs://`` and names a Secret. Without a Secret, gcsfs uses the pod's own
+    identity (GKE workload identity), so nothing is mounted."""
+    return bool(job.spec.storage.secret_name) and "gs" in storage_protocols(job)
+
+
+def uses_aws_secret_keys(job: SeerJob) -> bool:
+    """True when the AWS keys of ``storage.secretName`` become worker env (``secretKeyRef``):
+    a Secret is named and the job is not GCS-only (a GCS-only Secret has no AWS keys, and a
+    missing required key would keep the pod from starting)."""
+    protocols = storage_protocols(job)
+    return bool(job.spec.storage.secret_name) and ("s3" in protocols or "gs" not in protocols)
+
+
 def worker_env(
     job: SeerJob,
     *,
@@ -161,6 +194,11 @@ def worker_env(
         env[contract.ENV_STORAGE_ENDPOINT] = storage.endpoint_url
     if storage.region:
         env[contract.ENV_STORAGE_REGION] = storage.region
+    if storage.addressing_style != "auto":
+        env[contract.ENV_S3_ADDRESSING_STYLE] = storage.addressing_style
+    if target == "kubernetes" and uses_gcs_key_file(job):
+        # The file the operator mounts from the Secret (``seer.operators.children``).
+        env[contract.ENV_GOOGLE_CREDENTIALS] = f"{contract.GCS_CREDENTIALS_DIR}/{contract.GCS_SECRET_KEY}"
     if target == "local":
         if run_dir is None:
             raise ValueError("a local run needs a run directory")

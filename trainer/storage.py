@@ -20,12 +20,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from seer.platform.contract import ENV_S3_ADDRESSING_STYLE
+
 __all__ = ["Secret", "protocol_of", "redact", "storage_options_from_env"]
 
 # Keys whose values are credentials, wherever they appear in an options dict.
 _SECRET_KEYS = frozenset(
     {"key", "secret", "token", "password", "aws_access_key_id", "aws_secret_access_key", "aws_session_token"}
 )
+
+
+_ADDRESSING_STYLES = frozenset({"auto", "path", "virtual"})
 
 
 class Secret(str):
@@ -76,6 +81,15 @@ def _s3_options(env: Mapping[str, str]) -> dict[str, Any]:
     region = _first(env, "AWS_REGION", "AWS_DEFAULT_REGION")
     if region:
         options["client_kwargs"] = {"region_name": region}
+    style = _first(env, ENV_S3_ADDRESSING_STYLE)
+    if style and style != "auto":
+        if style not in _ADDRESSING_STYLES:
+            raise ValueError(
+                f"{ENV_S3_ADDRESSING_STYLE}={style!r} is not an S3 addressing style:"
+                f" use one of {', '.join(sorted(_ADDRESSING_STYLES))} (spec.storage.addressingStyle)"
+            )
+        # botocore's own setting; s3fs passes config_kwargs to botocore.config.Config.
+        options["config_kwargs"] = {"s3": {"addressing_style": style}}
     return options
 
 
@@ -100,9 +114,12 @@ def storage_options_from_env(url: str, env: Mapping[str, str] | None = None) -> 
     S3 (``s3://``): ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` → ``endpoint_url``;
     ``AWS_ACCESS_KEY_ID`` + ``AWS_SECRET_ACCESS_KEY`` (+ ``AWS_SESSION_TOKEN``) →
     ``key``/``secret``/``token``; ``AWS_REGION`` or ``AWS_DEFAULT_REGION`` →
-    ``client_kwargs.region_name``. GCS (``gs://``): ``GOOGLE_APPLICATION_CREDENTIALS``
-    → ``token``, ``GOOGLE_CLOUD_PROJECT`` → ``project``, ``STORAGE_EMULATOR_HOST``
-    → ``endpoint_url``. Local paths and other protocols: ``{}``.
+    ``client_kwargs.region_name``; ``SEER_S3_ADDRESSING_STYLE`` (``path``/``virtual``, from
+    ``spec.storage.addressingStyle``) → ``config_kwargs.s3.addressing_style``.
+    GCS (``gs://``): ``GOOGLE_APPLICATION_CREDENTIALS`` → ``token``, ``GOOGLE_CLOUD_PROJECT`` →
+    ``project``, ``STORAGE_EMULATOR_HOST`` → ``endpoint_url``; with neither a key file nor an
+    emulator gcsfs uses the machine's own
+    identity (GKE workload identity, ``gcloud`` login). Local paths and other protocols: ``{}``.
 
     Unset variables are left out, so the client's own credential chain (instance
     role, workload identity) still applies. Returns a fresh plain dict each call.
