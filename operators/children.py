@@ -45,6 +45,7 @@ from seer.platform.contract import (
     STORAGE_SECRET_KEYS,
 )
 from seer.platform.kube.status import rfc3339
+from seer.platform.pod_template import apply_pod_template
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
 from seer.platform.worker import (
     pod_cpus,
@@ -276,7 +277,8 @@ def worker_pod(
     metadata = _metadata(job, uid, worker_name(job.name, slot, restart), labels)
     if failure_event is not None:
         metadata["annotations"][ANNOTATION_FAILURE_EVENT] = rfc3339(failure_event)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+    return apply_pod_template(pod, job.spec.template)  # last: the user's override, merged (pod_template)
 
 
 def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
@@ -314,12 +316,13 @@ def rendezvous_pod(job: SeerJob, uid: str) -> dict[str, Any]:
         spec["priorityClassName"] = resources.priority_class_name
     _pull_policy(spec)
     name = rendezvous_name(job.name)
-    return {
+    pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": _metadata(job, uid, name, _labels(job, ROLE_RENDEZVOUS)),
         "spec": spec,
     }
+    return apply_pod_template(pod, job.spec.template, worker=False)  # the same image: its pull secrets
 
 
 def rendezvous_service(job: SeerJob, uid: str) -> dict[str, Any]:

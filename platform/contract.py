@@ -97,6 +97,9 @@ FINALIZER = "seer.dev/operator"
 
 CONTAINER_TRAINER = "trainer"
 CONTAINER_RENDEZVOUS = "rendezvous"
+#: Volumes of the operator's pods (shared memory, the /tmp scratch, the GCS key): a pod
+#: template may not name its own volumes so (``seer.platform.pod_template``).
+RESERVED_VOLUMES: tuple[str, ...] = ("dshm", "tmp", "gcs-credentials")
 
 # ----------------------------------------------------------------------------- ports
 

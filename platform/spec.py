@@ -39,6 +39,7 @@ from seer.platform.spec_types import (
     StorageUrl,
     reject_loose_number,
 )
+from seer.platform.pod_template import PodTemplate
 from seer.platform.variants import VARIANTS, RegNetDesign
 
 API_GROUP = "seer.dev"
@@ -707,7 +708,7 @@ class EvalSpec(_Section):
 
 
 _RUNNING_SECTIONS = ("model", "swav", "optim", "data", "checkpoint", "storage", "resources", "training", "restart")
-_RUNNING_SECTIONS += ("metrics", "eval")
+_RUNNING_SECTIONS += ("metrics", "eval", "template")
 
 
 class SeerJobSpec(_Section):
@@ -727,6 +728,11 @@ class SeerJobSpec(_Section):
     restart: RestartSpec = Field(default_factory=RestartSpec, description="Restart policy.")
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus exporter.")
     eval: EvalSpec = Field(default_factory=EvalSpec, description="Evaluation of the learned features.")
+    template: PodTemplate = Field(
+        default_factory=PodTemplate,
+        description="Pod-template override of worker pods (strategic merge; the operator owns the trainer's "
+        "command, image, ports and SEER_* env). See docs/operator.md.",
+    )
     suspend: bool = Field(
         default=False, description="Stop the workers after a final checkpoint; set back to false to continue."
     )
