@@ -92,3 +92,21 @@ def test_suspend_and_resume(client):
     )
     _wait(lambda: client.worker_pods(NS, "e2e-suspend"))
     client.delete(NS, "e2e-suspend")
+
+
+def test_admission_refuses_an_edit_of_a_running_job_and_allows_it_while_suspended(client):
+    """The CRD's transition rule (``immutable_while_running``) on a real API server."""
+    from kubernetes.client.exceptions import ApiException
+
+    from seer.platform.spec import IMMUTABLE_MESSAGE
+
+    _submit(client, "e2e-edit")
+    edit = {"spec": {"resources": {"nodes": {"min": 1, "max": 3}}}}
+    with pytest.raises(ApiException) as refused:
+        client.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "e2e-edit", edit)
+    assert refused.value.status == 422 and IMMUTABLE_MESSAGE.split(":")[0] in str(refused.value.body)
+    client.custom.patch_namespaced_custom_object(
+        "seer.dev", "v1alpha1", NS, "seerjobs", "e2e-edit", {"spec": {"suspend": True}}
+    )
+    client.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "e2e-edit", edit)
+    client.delete(NS, "e2e-edit")
