@@ -201,8 +201,9 @@ def _merge_trainer(container: dict[str, Any], override: dict[str, Any]) -> None:
 
 def apply_pod_template(pod: dict[str, Any], template: PodTemplate | None, *, worker: bool = True) -> dict[str, Any]:
     """A copy of ``pod`` with ``template`` merged in (module docstring: the rules, what the
-    operator owns). ``worker=False`` (the rendezvous pod): only ``imagePullSecrets``, since it
-    runs the same image but is not a training pod. ``pod`` is not modified."""
+    operator owns). ``worker=False`` (the rendezvous pod): only ``imagePullSecrets`` and the pod
+    ``securityContext``, since it runs the same image (a root image needs both) but is not a
+    training pod. ``pod`` is not modified."""
     merged = copy.deepcopy(pod)
     if template is None:
         return merged
@@ -213,6 +214,11 @@ def apply_pod_template(pod: dict[str, Any], template: PodTemplate | None, *, wor
         spec["imagePullSecrets"] = merge_by_name(
             spec.get("imagePullSecrets") or [], extra["imagePullSecrets"], base_wins=False
         )
+    if "securityContext" in extra:
+        security = dict(spec.get("securityContext") or {})
+        if runs_as_root(template):
+            security.pop("runAsNonRoot", None)
+        spec["securityContext"] = {**security, **extra["securityContext"]}
     if not worker:
         return merged
     metadata = merged["metadata"]
@@ -227,11 +233,6 @@ def apply_pod_template(pod: dict[str, Any], template: PodTemplate | None, *, wor
     if extra.get("tolerations"):
         base = spec.get("tolerations") or []
         spec["tolerations"] = base + [t for t in extra["tolerations"] if t not in base]
-    if "securityContext" in extra:
-        security = dict(spec.get("securityContext") or {})
-        if runs_as_root(template):
-            security.pop("runAsNonRoot", None)
-        spec["securityContext"] = {**security, **extra["securityContext"]}
     for key in ("initContainers", "volumes"):
         if extra.get(key):
             spec[key] = merge_by_name(spec.get(key) or [], extra[key], base_wins=True)

@@ -85,9 +85,10 @@ def test_a_root_image_template_drops_run_as_non_root_and_nothing_else_does():
     assert root["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
-def test_the_rendezvous_pod_gets_only_the_pull_secrets():
+def test_the_rendezvous_pod_gets_only_the_pull_secrets_and_the_root_user_of_the_same_image():
     pod = rendezvous_pod(_job(TEMPLATE), UID)
     assert pod["spec"]["imagePullSecrets"] == [{"name": "ngc"}]
+    assert "runAsNonRoot" not in pod["spec"]["securityContext"]
     assert "schedulerName" not in pod["spec"] and len(pod["spec"]["containers"]) == 1
 
 

@@ -127,10 +127,11 @@ def test_sidecars_are_added_and_labels_never_replace_the_operators() -> None:
     assert pod["metadata"]["annotations"] == {"seer.dev/spec-hash": "h", "kueue.x-k8s.io/x": "y"}
 
 
-def test_the_rendezvous_pod_takes_only_the_image_pull_secrets() -> None:
-    template = _template({"imagePullSecrets": [{"name": "ngc"}], "schedulerName": "volcano"}, {"labels": {"a": "b"}})
-    pod = apply_pod_template(_pod(), template, worker=False)
+def test_the_rendezvous_pod_takes_only_the_image_pull_secrets_and_the_user() -> None:
+    spec = {"imagePullSecrets": [{"name": "ngc"}], "schedulerName": "volcano", "securityContext": {"runAsUser": 0}}
+    pod = apply_pod_template(_pod(), _template(spec, {"labels": {"a": "b"}}), worker=False)
     assert pod["spec"]["imagePullSecrets"] == [{"name": "ngc"}]
+    assert pod["spec"]["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}, "runAsUser": 0}
     assert "schedulerName" not in pod["spec"] and "a" not in pod["metadata"]["labels"]
 
 
