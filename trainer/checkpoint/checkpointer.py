@@ -197,6 +197,24 @@ class _Failed:
         self.message = message
 
 
+class _RankZeroFailed(RuntimeError):
+    """What every rank raises when ``_from_rank0``'s function raised on rank 0."""
+
+
+def _is_unreadable(exc: BaseException) -> bool:
+    """Whether a failed load means the checkpoint's *data* is bad (so quarantining it is right).
+
+    DCP names the phase that failed: ``plan`` (the checkpoint does not fit this model: a
+    missing key, another shape — a changed spec, not a broken checkpoint) or ``read`` (a
+    shard could not be read or decoded). Rank 0 failing to read the index (``.metadata``)
+    counts as unreadable; anything raised after DCP read everything (restoring the state
+    from what was read) means a misfit too.
+    """
+    if isinstance(exc, CheckpointException):
+        return not (exc.args and exc.args[0] == "plan")
+    return isinstance(exc, _RankZeroFailed)
+
+
 def _describe(exc: BaseException) -> str:
     """One line about ``exc``; a ``CheckpointException`` names each failed rank's own error
     (its ``str`` would be every rank's whole traceback)."""
@@ -395,25 +413,36 @@ class Checkpointer:
             self._quarantine(info, error)
 
     def _try_load(self, state: TrainingState, info: CheckpointInfo) -> str | None:
-        """Load ``info`` with retries; ``None`` when every rank loaded it, else every rank's error (collective)."""
+        """Load ``info`` with retries; ``None`` when every rank loaded it, else every rank's error (collective).
+
+        Raises (on every rank, nothing quarantined) when the checkpoint does not fit this job
+        (see :func:`_is_unreadable`): setting it aside would only hide it from a fixed spec.
+        """
         policy = self.config.retry
         attempt = 0
         while True:
-            local: str | None = None
+            local: tuple[str, bool] | None = None
             try:
                 self.load(state, info)
             except BaseException as exc:  # noqa: BLE001 - DCP's CheckpointException is a BaseException
                 if _is_process_exit(exc):
                     raise
-                local = _describe(exc)
+                local = (_describe(exc), _is_unreadable(exc))
                 log.error(
                     "checkpoint %s failed to load (attempt %d):\n%s", info.url, attempt + 1, traceback.format_exc()
                 )
-            errors = self._gather(local)
-            if not any(errors):
+            outcomes = self._gather(local)
+            failures = [(rank, outcome) for rank, outcome in enumerate(outcomes) if outcome is not None]
+            if not failures:
                 return None
+            errors = "; ".join(f"rank {rank}: {error}" for rank, (error, _) in failures)
+            if not all(unreadable for _, (_, unreadable) in failures):
+                raise RuntimeError(
+                    f"checkpoint {info.url} does not fit this job (was the spec changed?); "
+                    f"it is left in place: {errors}"
+                )
             if not policy.should_retry(attempt, None):
-                return "; ".join(f"rank {rank}: {error}" for rank, error in enumerate(errors) if error)
+                return errors
             time.sleep(policy.backoff_s(attempt))
             attempt += 1
 
@@ -441,11 +470,11 @@ class Checkpointer:
             except Exception:
                 log.exception("checkpoint on_quarantine callback raised")
 
-    def _gather(self, local: str | None) -> list[str | None]:
+    def _gather(self, local: T) -> list[T]:
         """Every rank's ``local`` value, in rank order (collective on the checkpointer's own group)."""
         if not self._distributed:
             return [local]
-        out: list[str | None] = [None] * self._world_size
+        out: list[Any] = [None] * self._world_size
         dist.all_gather_object(out, local, group=self._group)
         return out
 
@@ -583,7 +612,7 @@ class Checkpointer:
             dist.broadcast_object_list(box, src=0, group=self._group)
             value = box[0]
         if isinstance(value, _Failed):
-            raise RuntimeError(f"rank 0 failed: {value.message}")
+            raise _RankZeroFailed(f"rank 0 failed: {value.message}")
         return value
 
     def _prepare(self, step: int) -> bool:

@@ -97,3 +97,14 @@ def test_an_unreachable_store_quarantines_nothing(tmp_path: Path, monkeypatch: p
     with pytest.raises(RuntimeError, match="the store went away"):
         checkpointer.load_latest(state)
     assert (tmp_path / step_dir_name(2)).exists() and not (tmp_path / "quarantine").exists()
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_left_in_place_and_the_resume_fails(tmp_path: Path) -> None:
+    """A changed spec (another model shape) is no reason to set a good checkpoint aside."""
+    _two_checkpoints(tmp_path)
+    other = torch.nn.Sequential(torch.nn.Linear(5, 2))  # not the model the checkpoints were written from
+    state, _ = make_state(other)
+    with pytest.raises(RuntimeError, match="does not fit this job .* left in place"):
+        Checkpointer(config(str(tmp_path)), {}).load_latest(state)
+    assert latest_complete(str(tmp_path)).step == 2  # type: ignore[union-attr]
+    assert not (tmp_path / "quarantine").exists()
