@@ -99,7 +99,7 @@ def test_submit_wait_then_inspect_a_finished_job(tmp_path: Path, digits: Path, e
     assert described["job"]["metadata"]["name"] == "tiny" and "seer.trainer" in described["command"]
 
     png = tmp_path / "tiny.png"
-    assert seerctl(env, "plot", "tiny", "-o", str(png)).returncode == 0
+    assert seerctl(env, "plot", "tiny", str(png)).returncode == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A finished name is refused unless the user says what they want.
