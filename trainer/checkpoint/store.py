@@ -121,8 +121,15 @@ class CheckpointStore:
         """
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         target = posixpath.join(self.root, QUARANTINE_DIR, f"{step_dir_name(step)}.{stamp}")
-        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-        self.fs.mv(self._step_path(step), target, recursive=True)
+        source = self._step_path(step)
+        self.fs.invalidate_cache(source)
+        if self._local:  # one atomic rename
+            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            self.fs.mv(source, target, recursive=True)
+        else:  # object stores have no rename: copy every object, then delete the originals
+            for path in self.fs.find(source):
+                self.fs.copy(path, posixpath.join(target, posixpath.relpath(path, source)))
+            self.fs.rm(source, recursive=True)
         self.fs.invalidate_cache(self.root)
         return f"{self.url}/{QUARANTINE_DIR}/{posixpath.basename(target)}"
 

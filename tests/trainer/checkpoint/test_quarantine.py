@@ -108,3 +108,37 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_left_in_place_and_the_resum
         Checkpointer(config(str(tmp_path)), {}).load_latest(state)
     assert latest_complete(str(tmp_path)).step == 2  # type: ignore[union-attr]
     assert not (tmp_path / "quarantine").exists()
+
+
+@pytest.mark.services
+def test_on_s3_the_quarantined_checkpoint_is_moved_object_by_object_and_the_older_one_loads(s3_bucket: str) -> None:
+    import s3fs
+
+    from seer.trainer.storage import storage_options_from_env
+
+    url = f"{s3_bucket}/run-q"
+    fs = s3fs.S3FileSystem(**storage_options_from_env(url), skip_instance_cache=True)
+    model = tiny_model()
+    state, optimizer = make_state(model)
+    writer = Checkpointer(config(url, async_save=False))
+    for step in (1, 2):
+        train(model, optimizer, 1, seed=step)
+        state.progress.step = step
+        assert (result := writer.save(state)) is not None and result.ok
+    step2 = f"{url}/{step_dir_name(2)}".removeprefix("s3://")
+    shard = max(fs.find(step2, detail=True).items(), key=lambda kv: kv[1]["size"] if kv[0].endswith(".distcp") else -1)
+    data = fs.cat_file(shard[0])
+    fs.pipe_file(shard[0], data[: len(data) // 2])
+    objects = sorted(p.rsplit("/", 1)[-1] for p in fs.find(step2))
+
+    heard: list[Quarantined] = []
+    fresh, _ = make_state(tiny_model(seed=9))
+    info = Checkpointer(config(url), on_quarantine=heard.append).load_latest(fresh)
+
+    assert info is not None and info.step == 1 and len(heard) == 1
+    moved = (heard[0].moved_to or "").removeprefix("s3://")
+    assert moved.startswith(f"{url}/quarantine/{step_dir_name(2)}.".removeprefix("s3://"))
+    fs.invalidate_cache()
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.find(moved)) == objects
+    assert not fs.find(step2)
+    assert latest_complete(url, storage_options_from_env(url)).step == 1  # type: ignore[union-attr]
