@@ -42,6 +42,8 @@ from seer.platform.contract import (
     RDZV_PORT,
     ROLE_RENDEZVOUS,
     ROLE_WORKER,
+    SCRATCH_DIR,
+    SCRATCH_ENV,
     STORAGE_SECRET_KEYS,
 )
 from seer.platform.kube.status import rfc3339
@@ -137,7 +139,6 @@ def _env(job: SeerJob, restart: int) -> list[dict[str, Any]]:
         {"name": name, "value": value}
         for name, value in worker_env(job, target="kubernetes", restart_count=restart).items()
     ]
-    env.extend(_scratch_env())
     env.append({"name": ENV_POD_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     env.append({"name": ENV_POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     secret = job.spec.storage.secret_name
@@ -200,18 +201,9 @@ def _tolerations(job: SeerJob) -> list[dict[str, Any]]:
 
 _SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True}
 
-#: The one writable place of a worker or rendezvous container besides ``/dev/shm``: the root
-#: filesystem is read-only, so an emptyDir at /tmp holds everything Python, torch, inductor and
-#: triton write outside the checkpoint store, and these variables point them there (the image's
-#: HOME is not writable under a read-only root). One folder, not one per tool: any image works.
-SCRATCH = "/tmp"
-SCRATCH_ENV: dict[str, str] = {
-    "TMPDIR": SCRATCH,
-    "HOME": f"{SCRATCH}/home",
-    "XDG_CACHE_HOME": f"{SCRATCH}/cache",
-    "TORCHINDUCTOR_CACHE_DIR": f"{SCRATCH}/cache/torchinductor",
-    "TRITON_CACHE_DIR": f"{SCRATCH}/cache/triton",
-}
+#: The scratch folder and its variables are the contract's (``worker_env`` carries them
+#: for workers; the rendezvous pod gets the same variables).
+SCRATCH = SCRATCH_DIR
 _SCRATCH_VOLUME = {"name": "tmp", "emptyDir": {}}
 _SCRATCH_MOUNT = {"name": "tmp", "mountPath": SCRATCH}
 

@@ -97,6 +97,20 @@ FINALIZER = "seer.dev/operator"
 
 CONTAINER_TRAINER = "trainer"
 CONTAINER_RENDEZVOUS = "rendezvous"
+#: The one writable place of a worker or rendezvous container on Kubernetes besides
+#: ``/dev/shm``: the root filesystem is read-only, so an emptyDir at /tmp holds everything
+#: Python, torch, inductor and triton write outside the checkpoint store, and these
+#: variables point them there (the image's HOME is not writable under a read-only root).
+#: One folder, not one per tool: any image works. Part of ``worker_env`` on Kubernetes.
+SCRATCH_DIR = "/tmp"
+SCRATCH_ENV: dict[str, str] = {
+    "TMPDIR": SCRATCH_DIR,
+    "HOME": f"{SCRATCH_DIR}/home",
+    "XDG_CACHE_HOME": f"{SCRATCH_DIR}/cache",
+    "TORCHINDUCTOR_CACHE_DIR": f"{SCRATCH_DIR}/cache/torchinductor",
+    "TRITON_CACHE_DIR": f"{SCRATCH_DIR}/cache/triton",
+}
+
 #: Volumes of the operator's pods (shared memory, the /tmp scratch, the GCS key): a pod
 #: template may not name its own volumes so (``seer.platform.pod_template``).
 RESERVED_VOLUMES: tuple[str, ...] = ("dshm", "tmp", "gcs-credentials")

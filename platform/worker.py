@@ -196,6 +196,9 @@ def worker_env(
         env[contract.ENV_STORAGE_REGION] = storage.region
     if storage.addressing_style != "auto":
         env[contract.ENV_S3_ADDRESSING_STYLE] = storage.addressing_style
+    if target == "kubernetes":
+        # Read-only root filesystem: everything a worker writes goes to the /tmp emptyDir.
+        env.update(contract.SCRATCH_ENV)
     if target == "kubernetes" and uses_gcs_key_file(job):
         # The file the operator mounts from the Secret (``seer.operators.children``).
         env[contract.ENV_GOOGLE_CREDENTIALS] = f"{contract.GCS_CREDENTIALS_DIR}/{contract.GCS_SECRET_KEY}"
