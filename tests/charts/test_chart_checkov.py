@@ -1,7 +1,9 @@
-"""checkov's Kubernetes checks on the rendered chart (issue 12, item 17): the checks that
-fail are exactly the ones charts/seer/README.md documents, with the defaults and with the
-hardening switches on (NetworkPolicy, image by digest). A new failure, or a documented one
-that no longer fails, breaks this test until the README's table says why.
+"""checkov's Kubernetes checks on the rendered chart and on the pods the operator builds
+(issue 12, item 17): the checks that fail are exactly the ones charts/seer/README.md
+documents, for the chart with the defaults and with the hardening switches on
+(NetworkPolicy, image by digest), and for the worker pod, rendezvous pod and Service. A
+new failure, or a documented one that no longer fails, breaks this test until the
+README's table says why.
 
 checkov is not a dependency of Seer (it pulls in hundreds of packages): CI installs it in
 a virtualenv of its own and puts it on PATH, or names it in SEER_CHECKOV."""
@@ -35,10 +37,14 @@ def checkov() -> str:
     return path
 
 
-def documented() -> dict[str, str]:
-    """Check ID -> "defaults" or "always", from the README's checkov table."""
+def _table(name: str) -> str:
     text = README.read_text()
-    table = text[text.index("<!-- checkov:begin") : text.index("<!-- checkov:end")]
+    return text[text.index(f"<!-- {name}:begin") : text.index(f"<!-- {name}:end")]
+
+
+def documented() -> dict[str, str]:
+    """Check ID -> "defaults" or "always", from the README's table for the chart."""
+    table = _table("checkov")
     rows = re.findall(r"^\| (CKV\w+) \| (defaults|always) \|", table, flags=re.MULTILINE)
     assert rows, "the README's checkov table is empty"
     return dict(rows)
@@ -72,3 +78,23 @@ def test_with_the_defaults_exactly_the_documented_checks_fail(chart, checkov, tm
 def test_with_network_policy_and_digest_only_the_always_checks_fail(chart, checkov, tmp_path):
     failed = failed_checks(checkov, objects(render_files(chart, HARDENED)), tmp_path)
     assert failed == {check for check, when in documented().items() if when == "always"}
+
+
+@pytest.mark.slow
+def test_the_operators_pods_fail_only_the_documented_checks(checkov, tmp_path):
+    from seer.operators import children
+    from seer.platform.loading import parse_job
+
+    job = parse_job(
+        "metadata: {name: demo, namespace: ml}\n"
+        "spec:\n  checkpoint: {url: 's3://bucket/ckpt'}\n  storage: {secretName: creds}\n"
+        "  resources: {procsPerNode: 2}\n"
+    )
+    manifests = [
+        children.worker_pod(job, "uid", 0, 0),
+        children.rendezvous_pod(job, "uid"),
+        children.rendezvous_service(job, "uid"),
+    ]
+    documented_ids = set(re.findall(r"^\| (CKV\w+) \|", _table("checkov-operator"), flags=re.MULTILINE))
+    assert documented_ids, "the README's table of the operator's pods is empty"
+    assert failed_checks(checkov, manifests, tmp_path) == documented_ids
