@@ -704,11 +704,43 @@ class EvalSpec(_Section):
         return self
 
 
+class GangScheduler(str, Enum):
+    none = "none"
+    volcano = "volcano"
+    coscheduling = "coscheduling"
+
+
+class SchedulingSpec(_Section):
+    """How the job waits for and gets its nodes: a Kueue queue, and all-or-nothing (gang) placement.
+
+    ``queue``: the operator creates a Kueue ``Workload`` for the job and runs no worker
+    until Kueue admits it; when Kueue evicts (preempts) it, the workers stop exactly as
+    for ``suspend`` (final checkpoint) and resume from that step on readmission.
+    ``gang``: a ``PodGroup`` with ``minMember = nodes.min`` and the gang scheduler's name
+    on every worker, so a job starts on ``nodes.min`` nodes at once or not at all.
+    See docs/operator.md, "Queueing and gang scheduling"."""
+
+    queue: Annotated[str, DNS_LABEL, Field(max_length=63)] | None = Field(  # also the Workload's label value
+        default=None,
+        description="Kueue LocalQueue (in the job's namespace) the job waits in; unset: no queue, start at once.",
+    )
+    gang: GangScheduler = Field(
+        default=GangScheduler.none,
+        description="Gang scheduling: `none`, `volcano` (Volcano PodGroup) or `coscheduling` (scheduler-plugins "
+        "PodGroup); minMember = resources.nodes.min.",
+    )
+    scheduler_name: Annotated[str, DNS_SUBDOMAIN, Field(max_length=253)] | None = Field(
+        default=None,
+        description="schedulerName of worker pods with a gang; unset: `volcano` for volcano, `scheduler-plugins-"
+        "scheduler` (scheduler-plugins' chart default) for coscheduling.",
+    )
+
+
 # ---------------------------------------------------------------------------- the job
 
 
 _RUNNING_SECTIONS = ("model", "swav", "optim", "data", "checkpoint", "storage", "resources", "training", "restart")
-_RUNNING_SECTIONS += ("metrics", "eval", "template")
+_RUNNING_SECTIONS += ("metrics", "eval", "template", "scheduling")
 
 
 class SeerJobSpec(_Section):
@@ -732,6 +764,9 @@ class SeerJobSpec(_Section):
         default_factory=PodTemplate,
         description="Pod-template override of worker pods (strategic merge; the operator owns the trainer's "
         "command, image, ports and SEER_* env). See docs/operator.md.",
+    )
+    scheduling: SchedulingSpec = Field(
+        default_factory=SchedulingSpec, description="Queueing (Kueue) and gang scheduling (Volcano, coscheduling)."
     )
     suspend: bool = Field(
         default=False, description="Stop the workers after a final checkpoint; set back to false to continue."
