@@ -17,7 +17,7 @@ from torchx import specs
 
 from seer.platform.contract import ANNOTATION_SPEC_HASH
 from seer.platform.spec import SeerJob
-from seer.platform.worker import Target, cpu_cores, local_command, torchrun_args, worker_env, worker_image
+from seer.platform.worker import Target, local_command, pod_cpus, torchrun_args, worker_env, worker_image
 
 ROLE = "trainer"
 
@@ -52,7 +52,7 @@ def build_appdef(
         num_replicas=1 if target == "local" else resources.nodes.max,
         min_replicas=None if target == "local" else resources.nodes.min,
         max_retries=0,
-        resource=specs.Resource(cpu=max(1, int(cpu_cores(resources.cpu))), gpu=resources.gpus_per_node, memMB=mem_mb),
+        resource=specs.Resource(cpu=pod_cpus(job), gpu=resources.gpus_per_node, memMB=mem_mb),
         port_map=port_map,
     )
     return specs.AppDef(name=job.name, roles=[role], metadata={ANNOTATION_SPEC_HASH: job.spec_hash()})

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from seer.platform import contract
 from seer.platform.spec import DEFAULT_IMAGE, SeerJob
+from seer.platform.spec_types import cpu_cores
 
 Target = Literal["local", "kubernetes"]
 
@@ -38,11 +39,6 @@ Target = Literal["local", "kubernetes"]
 def spec_json(job: SeerJob) -> str:
     """The job document as the worker receives it (``SEER_JOB_SPEC``)."""
     return json.dumps(job.to_document(), sort_keys=True, separators=(",", ":"))
-
-
-def cpu_cores(quantity: str) -> float:
-    """A Kubernetes CPU quantity ('4', '500m') in cores."""
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 def threads_per_proc(job: SeerJob, cpus: int | None = None) -> int:
@@ -60,8 +56,9 @@ def threads_per_proc(job: SeerJob, cpus: int | None = None) -> int:
 
 
 def pod_cpus(job: SeerJob) -> int:
-    """The whole cores a worker pod requests (threads follow the pod, not the operator's machine)."""
-    return int(cpu_cores(job.spec.resources.cpu))
+    """The whole cores a worker pod requests, at least 1 (threads follow the pod, not the
+    operator's machine: a 500m pod gets one thread, not the operator node's core count)."""
+    return max(1, int(cpu_cores(job.spec.resources.cpu)))
 
 
 def rendezvous_service_name(job_name: str) -> str:

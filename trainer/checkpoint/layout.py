@@ -30,7 +30,7 @@ __all__ = [
 METADATA_NAME = ".metadata"
 MANIFEST_NAME = "manifest.json"
 _STEP_WIDTH = 8
-_STEP_RE = re.compile(r"^step-(\d+)$")
+_STEP_RE = re.compile(r"step-(\d+)")
 
 
 def step_dir_name(step: int) -> str:
@@ -42,7 +42,7 @@ def step_dir_name(step: int) -> str:
 
 def parse_step_dir(name: str) -> int | None:
     """The step of a directory named by :func:`step_dir_name` (a trailing ``/`` is allowed), else ``None``."""
-    match = _STEP_RE.match(name.rstrip("/").rsplit("/", 1)[-1])
+    match = _STEP_RE.fullmatch(name.rstrip("/").rsplit("/", 1)[-1])
     return int(match.group(1)) if match else None
 
 
