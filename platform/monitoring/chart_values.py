@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 
 from seer.platform.monitoring.dashboard import repo_root
+from seer.platform.monitoring.generated_file import add_mode_flags, write_or_check
 
 CHART_RELPATH = Path("charts/seer")
 BEGIN = (
@@ -124,30 +124,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m seer.platform.monitoring.chart_values", description=__doc__.splitlines()[0]
     )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="rewrite the table in the chart README")
-    mode.add_argument("--check", action="store_true", help="exit 1 if the README's table is out of date")
+    add_mode_flags(
+        parser,
+        write_help="rewrite the table in the chart README",
+        check_help="exit 1 if the README's table is out of date",
+    )
     parser.add_argument("--chart", type=Path, default=None, help=f"chart directory (default: <repo>/{CHART_RELPATH})")
     args = parser.parse_args(argv)
     chart = args.chart or repo_root() / CHART_RELPATH
     table = values_table(documented_values((chart / "values.yaml").read_text(encoding="utf-8")))
     readme_path = chart / "README.md"
-    readme = readme_path.read_text(encoding="utf-8")
-    updated = with_table(readme, table)
-    if args.write:
-        readme_path.write_text(updated, encoding="utf-8")
-        print(f"wrote {readme_path}")
-        return 0
-    if args.check:
-        if updated != readme:
-            print(
-                f"{readme_path} is out of date: run python -m seer.platform.monitoring.chart_values --write",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    print(table)
-    return 0
+    updated = with_table(readme_path.read_text(encoding="utf-8"), table)
+    return write_or_check(
+        readme_path,
+        updated,
+        write=args.write,
+        check=args.check,
+        module="seer.platform.monitoring.chart_values",
+        shown=table + "\n",
+    )
 
 
 if __name__ == "__main__":

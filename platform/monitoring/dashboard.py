@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from seer.platform.monitoring.generated_file import add_mode_flags, write_or_check
 
 #: Where the chart expects the dashboard (relative to the repository root).
 DASHBOARD_RELPATH = Path("charts/seer/files/dashboards/seer-training.json")
@@ -494,26 +495,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m seer.platform.monitoring.dashboard", description=__doc__.splitlines()[0]
     )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write the dashboard file")
-    mode.add_argument("--check", action="store_true", help="exit 1 if the dashboard file is out of date")
+    add_mode_flags(
+        parser, write_help="write the dashboard file", check_help="exit 1 if the dashboard file is out of date"
+    )
     parser.add_argument("--path", type=Path, default=None, help=f"dashboard file (default: <repo>/{DASHBOARD_RELPATH})")
     args = parser.parse_args(argv)
     path = args.path or repo_root() / DASHBOARD_RELPATH
     text = render(build_dashboard())
-    if args.write:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path}")
-        return 0
-    if args.check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current != text:
-            print(f"{path} is out of date: run python -m seer.platform.monitoring.dashboard --write", file=sys.stderr)
-            return 1
-        return 0
-    sys.stdout.write(text)
-    return 0
+    return write_or_check(
+        path, text, write=args.write, check=args.check, module="seer.platform.monitoring.dashboard", shown=text
+    )
 
 
 if __name__ == "__main__":
