@@ -7,7 +7,6 @@ detached local supervisor, torchrun workers, moto_server behind a TCP proxy.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from tiny_jobs import deep_merge, tiny_spec
 
 T = TypeVar("T")
 
@@ -36,36 +36,15 @@ HANG_GUARD_S = 150.0
 
 #: The smallest job that still exercises everything: FSDP2 (when >1 rank), multi-crop,
 #: LARS, Sinkhorn, async checkpoints. ~60 ms a step on one thread.
-TINY_SPEC: dict[str, Any] = {
-    "model": {
-        "variant": None,
-        "design": {"depth": 2, "w0": 8, "wa": 8, "wm": 2, "groupWidth": 8, "stemWidth": 8},
-        "head": {"hiddenDim": 32, "outputDim": 16},
-    },
-    "swav": {
-        "numPrototypes": 10,
-        "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1, 0.3]},
-        "freezePrototypesSteps": 0,
-    },
-    "optim": {"epochs": 2, "warmupEpochs": 0.5},
-    "data": {"batchSize": 8, "loaderWorkers": 0},
-    "checkpoint": {"intervalSteps": 5, "keepLast": 3},
-    "resources": {"procsPerNode": 1, "device": "cpu", "threadsPerProc": 1},
-    "training": {"precision": "fp32", "logEverySteps": 1, "seed": 7},
-    "restart": {"maxRestarts": 3, "backoffSeconds": 0.2},
-    "metrics": {"port": 0},
-}
-
-
-def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes`` merged in (nested dicts merged, everything else replaced)."""
-    out = copy.deepcopy(dict(base))
-    for key, value in changes.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+TINY_SPEC: dict[str, Any] = tiny_spec(
+    optim={"epochs": 2, "warmupEpochs": 0.5},
+    data={"batchSize": 8, "loaderWorkers": 0},
+    checkpoint={"intervalSteps": 5, "keepLast": 3},
+    resources={"procsPerNode": 1, "device": "cpu", "threadsPerProc": 1},
+    training={"precision": "fp32", "logEverySteps": 1, "seed": 7},
+    restart={"maxRestarts": 3, "backoffSeconds": 0.2},
+    metrics={"port": 0},
+)
 
 
 def tiny_job(name: str, data_dir: Path | str, **spec_changes: Any) -> dict[str, Any]:

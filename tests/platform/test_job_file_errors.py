@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import seerctl_runner
 
 from seer.platform.loading import SpecError, load_job, parse_job
 
@@ -144,15 +144,7 @@ def test_several_problems_are_all_reported_at_once():
 
 
 def run_seerctl(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SEER_HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "seer.platform.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return seerctl_runner.run_seerctl({**os.environ, "SEER_HOME": str(home), "COLUMNS": "200"}, *args, cwd=cwd)
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import seerctl_runner
 
 from seer.platform.loading import MAX_DEPTH, MAX_FILE_BYTES, MAX_PROBLEMS_SHOWN, SpecError, load_job, parse_job
 
@@ -146,15 +146,7 @@ def test_a_single_problem_is_one_line():
 
 
 def run_seerctl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SEER_HOME": str(cwd / "home"), "COLUMNS": "400"}
-    return subprocess.run(
-        [sys.executable, "-m", "seer.platform.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return seerctl_runner.run_seerctl({**os.environ, "SEER_HOME": str(cwd / "home"), "COLUMNS": "400"}, *args, cwd=cwd)
 
 
 def _fifty_megabytes(tmp_path: Path) -> str:

@@ -5,14 +5,12 @@ the real submit refuses, so a dry run never prints a resource the cluster would 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from seerctl_runner import run_seerctl
 
-ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = {
     "metadata": {"name": "kjob"},
@@ -28,15 +26,7 @@ def no_cluster(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def seerctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seer.platform.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+seerctl = run_seerctl
 
 
 def job_file(tmp_path: Path, **spec: dict) -> Path:

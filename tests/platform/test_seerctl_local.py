@@ -7,38 +7,28 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from seerctl_runner import run_seerctl
+from tiny_jobs import tiny_spec
 
 from seer.platform.cli import build_parser
 
-ROOT = Path(__file__).resolve().parents[2]
 
 TINY = {
     "metadata": {"name": "tiny"},
-    "spec": {
-        "model": {
-            "variant": None,
-            "design": {"depth": 2, "w0": 8, "wa": 8.0, "wm": 2.0, "groupWidth": 8, "stemWidth": 8},
-            "head": {"hiddenDim": 32, "outputDim": 16},
-        },
-        "swav": {
-            "numPrototypes": 10,
-            "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1.0, 0.3]},
-            "freezePrototypesSteps": 0,
-        },
-        "optim": {"epochs": 1, "warmupEpochs": 0, "maxSteps": 6},
-        "data": {"batchSize": 8, "loaderWorkers": 0},
-        "checkpoint": {"intervalSteps": 3, "keepLast": 2},
-        "resources": {"procsPerNode": 2, "device": "cpu"},
-        "training": {"precision": "fp32", "logEverySteps": 2},
-        "restart": {"maxRestarts": 0, "backoffSeconds": 0.1},
-        "metrics": {"port": 0},
-    },
+    "spec": tiny_spec(
+        optim={"epochs": 1, "warmupEpochs": 0, "maxSteps": 6},
+        data={"batchSize": 8, "loaderWorkers": 0},
+        checkpoint={"intervalSteps": 3, "keepLast": 2},
+        resources={"procsPerNode": 2, "device": "cpu"},
+        training={"precision": "fp32", "logEverySteps": 2},
+        restart={"maxRestarts": 0, "backoffSeconds": 0.1},
+        metrics={"port": 0},
+    ),
 }
 
 
@@ -67,14 +57,8 @@ def write_job(tmp_path: Path, digits: Path, **spec_updates) -> Path:
 
 
 def seerctl(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seer.platform.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """``seerctl ARGS``; the longer default timeout covers a real ``submit --wait``."""
+    return run_seerctl(env, *args, timeout=timeout)
 
 
 @pytest.mark.slow

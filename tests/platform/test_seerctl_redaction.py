@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from seerctl_runner import run_seerctl
 
 from seer.platform.runs import RunDir, RunState, write_json_atomic
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3://AKIAEXAMPLE:wJalrXUtnFEMIsecret@bucket/ckpt/step-3"
 SHOWN = "s3://***@bucket/ckpt/step-3"
 
@@ -47,14 +45,7 @@ def leaky_run(env: dict[str, str]) -> RunDir:
 
 
 def seerctl(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "seer.platform.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_seerctl(env, *args)
     assert out.returncode == 0, out.stderr
     return out.stdout + out.stderr
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_jobs import tiny_spec
 
 from seer.platform.loading import validate_document
 from seer.platform.spec import SeerJob
@@ -21,20 +22,9 @@ def job() -> SeerJob:
             "apiVersion": "seer.dev/v1alpha1",
             "kind": "SeerJob",
             "metadata": {"name": "step"},
-            "spec": {
-                "model": {
-                    "variant": None,
-                    "design": {"depth": 2, "w0": 8, "wa": 8, "wm": 2, "groupWidth": 8, "stemWidth": 8},
-                    "head": {"hiddenDim": 32, "outputDim": 16},
-                },
-                "swav": {
-                    "numPrototypes": 10,
-                    "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1, 0.3]},
-                    "freezePrototypesSteps": 2,
-                },
-                "optim": {"name": "sgd"},
-                "data": {"sources": ["/data/none"]},
-            },
+            "spec": tiny_spec(
+                swav={"freezePrototypesSteps": 2}, optim={"name": "sgd"}, data={"sources": ["/data/none"]}
+            ),
         }
     )
 

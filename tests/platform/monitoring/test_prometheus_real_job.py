@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 from prometheus_server import Prometheus, running_prometheus
+from tiny_jobs import tiny_spec
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -32,24 +33,14 @@ def training_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     materialize_digits(str(tmp / "digits"), size=16)
     job = {
         "metadata": {"name": JOB},
-        "spec": {
-            "model": {
-                "variant": None,
-                "design": {"depth": 2, "w0": 8, "wa": 8.0, "wm": 2.0, "groupWidth": 8, "stemWidth": 8},
-                "head": {"hiddenDim": 32, "outputDim": 16},
-            },
-            "swav": {
-                "numPrototypes": 10,
-                "crops": {"sizes": [16, 8], "counts": [2, 2], "minScale": [0.3, 0.1], "maxScale": [1.0, 0.3]},
-                "freezePrototypesSteps": 0,
-            },
-            "optim": {"epochs": 1000, "warmupEpochs": 0},
-            "data": {"sources": [str(tmp / "digits" / "train")], "batchSize": 8, "loaderWorkers": 0},
-            "checkpoint": {"intervalSteps": 5, "keepLast": 1},
-            "resources": {"device": "cpu"},
-            "training": {"precision": "fp32", "logEverySteps": 5},
-            "metrics": {"port": 0},
-        },
+        "spec": tiny_spec(
+            optim={"epochs": 1000, "warmupEpochs": 0},
+            data={"sources": [str(tmp / "digits" / "train")], "batchSize": 8, "loaderWorkers": 0},
+            checkpoint={"intervalSteps": 5, "keepLast": 1},
+            resources={"device": "cpu"},
+            training={"precision": "fp32", "logEverySteps": 5},
+            metrics={"port": 0},
+        ),
     }
     (tmp / "job.yaml").write_text(yaml.safe_dump(job))
     run_dir = tmp / "run"
