@@ -24,6 +24,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from seer.operators.gang import gang_pod_fields
 from seer.platform.contract import (
     ANNOTATION_PREFIX,
     ANNOTATION_SPEC_HASH,
@@ -269,6 +270,7 @@ def worker_pod(
     metadata = _metadata(job, uid, worker_name(job.name, slot, restart), labels)
     if failure_event is not None:
         metadata["annotations"][ANNOTATION_FAILURE_EVENT] = rfc3339(failure_event)
+    gang_pod_fields(job, metadata, spec)  # scheduling.gang: scheduler name and PodGroup membership
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
     return apply_pod_template(pod, job.spec.template)  # last: the user's override, merged (pod_template)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from seer.operators.children import selector
 from seer.operators.planning import JobEvent, Observed
+from seer.operators.queueing import KUEUE_GROUP, KUEUE_VERSION, WORKLOADS
 from seer.platform.contract import ANNOTATION_PREFIX, MANAGED_BY
 from seer.platform.kube.client import Conflict, KubeClient, load_api_client
 from seer.platform.kube.status import rfc3339
@@ -42,15 +43,29 @@ class KubeApi:
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.client.get(namespace, name)
 
-    def list_children(self, namespace: str, job: str) -> Observed:
+    def list_children(
+        self, namespace: str, job: str, custom: dict[str, tuple[str, str, str]] | None = None
+    ) -> Observed:
+        """Pods and Services, plus ``custom``: ``Observed`` field -> (group, version, plural)
+        (``planning.observed_kinds``: a Kueue Workload, a PodGroup, only for jobs that use them)."""
         sel = selector(job)
+        extra = {
+            field: tuple(self.client.list_custom(group, version, plural, namespace, sel))
+            for field, (group, version, plural) in (custom or {}).items()
+        }
         return Observed(
-            pods=tuple(self.client.list_pods(namespace, sel)), services=tuple(self.client.list_services(namespace, sel))
+            pods=tuple(self.client.list_pods(namespace, sel)),
+            services=tuple(self.client.list_services(namespace, sel)),
+            **extra,
         )
 
     def create(self, manifest: dict[str, Any]) -> bool:
-        """Create a Pod or Service; False when it already exists."""
+        """Create a Pod, Service, Workload or PodGroup; False when it already exists."""
         return self.client.create_child(manifest)
+
+    def patch_workload_status(self, namespace: str, name: str, status: dict[str, Any]) -> bool:
+        """Write a Kueue Workload's status (Finished, or the quota given back after an eviction)."""
+        return self.client.patch_custom_status(KUEUE_GROUP, KUEUE_VERSION, WORKLOADS, namespace, name, status)
 
     def delete_pod(self, namespace: str, name: str, grace_seconds: int | None) -> bool:
         return self.client.delete_pod(namespace, name, grace_seconds)

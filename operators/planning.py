@@ -32,6 +32,8 @@ from seer.operators.children import (
     worker_pod,
 )
 from seer.operators.failures import classify_pod_failure, failure_time
+from seer.operators.gang import pod_group, pod_group_name, uses_gang
+from seer.operators.queueing import Admission, admission, status_update, uses_queue, workload, workload_name
 from seer.platform.contract import (
     ANNOTATION_SPEC_HASH,
     CONTAINER_RENDEZVOUS,
@@ -53,6 +55,9 @@ class Observed:
 
     pods: tuple[dict[str, Any], ...] = ()
     services: tuple[dict[str, Any], ...] = ()
+    #: The job's Kueue Workload and gang PodGroup (listed only when the job uses them).
+    workloads: tuple[dict[str, Any], ...] = ()
+    pod_groups: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class Plan:
     restart_causes: tuple[str, ...] = ()
     #: Come back after this many seconds (a backoff is running), else None.
     requeue_after: float | None = None
+    #: The status to write on the job's Kueue Workload (``queueing.status_update``), else None.
+    workload_status: dict[str, Any] | None = None
 
 
 # ----------------------------------------------------------------------------- pods
@@ -291,6 +298,22 @@ def _stop_all(pods: list[dict[str, Any]], job: SeerJob, *, keep_finished: bool) 
     return out
 
 
+def observed_kinds(job: SeerJob) -> dict[str, tuple[str, str, str]]:
+    """Custom children to list besides pods and Services: ``Observed`` field -> (group, version, plural).
+
+    Only what the job uses: a cluster without Kueue or a gang scheduler has neither CRD."""
+    from seer.operators.gang import POD_GROUP_API
+    from seer.operators.queueing import KUEUE_GROUP, KUEUE_VERSION, WORKLOADS
+
+    kinds = {}
+    if uses_queue(job):
+        kinds["workloads"] = (KUEUE_GROUP, KUEUE_VERSION, WORKLOADS)
+    if uses_gang(job):
+        group, version = POD_GROUP_API[job.spec.scheduling.gang][0].split("/")
+        kinds["pod_groups"] = (group, version, "podgroups")
+    return kinds
+
+
 def desired_children(
     job: SeerJob,
     uid: str,
@@ -299,7 +322,56 @@ def desired_children(
     observed: Observed,
     now: datetime,
 ) -> Plan:
-    """Decide what to create, delete and report for one SeerJob."""
+    """Decide what to create, delete and report for one SeerJob.
+
+    With ``scheduling.queue`` no pod runs unless Kueue admitted the job's Workload; an
+    evicted job is stopped exactly like a suspended one (final checkpoint), see ``queueing``."""
+    gate = admission(job, observed.workloads) if uses_queue(job) else None
+    plan = _decide(job, uid, generation, prev, observed, now, gate)
+    return _scheduling_objects(job, uid, observed, plan, now)
+
+
+def _scheduling_objects(job: SeerJob, uid: str, observed: Observed, plan: Plan, now: datetime) -> Plan:
+    """Add the Workload and the PodGroup (created first: before any pod) and the Workload's status."""
+    terminal = Phase(plan.status.phase).terminal
+    first: list[dict[str, Any]] = []
+    if not terminal and (uses_queue(job) or uses_gang(job)):
+        names = {_meta(o).get("name") for o in observed.workloads + observed.pod_groups}
+        template = worker_pod(job, uid, 0, 0)
+        labels = {k: v for k, v in _labels(template).items() if k not in (LABEL_SLOT, LABEL_RESTART, LABEL_ROLE)}
+        owner = template["metadata"]["ownerReferences"][0]
+        if uses_gang(job) and pod_group_name(job.name) not in names:
+            requests = template["spec"]["containers"][0]["resources"]["requests"]
+            first.append(pod_group(job, owner, labels, requests))
+        if uses_queue(job) and workload_name(job.name) not in names:
+            first.append(workload(job, owner, labels, template))
+    update = (
+        status_update(job, observed.workloads, terminal=terminal, pods_left=len(observed.pods), now=now)
+        if uses_queue(job)
+        else None
+    )
+    if not first and update is None:
+        return plan
+    return Plan(
+        (*first, *plan.create),
+        plan.delete,
+        plan.status,
+        plan.events,
+        plan.restart_causes,
+        plan.requeue_after,
+        update,
+    )
+
+
+def _decide(
+    job: SeerJob,
+    uid: str,
+    generation: int | None,
+    prev: SeerJobStatus,
+    observed: Observed,
+    now: datetime,
+    gate: Admission | None,
+) -> Plan:
     events: list[JobEvent] = []
     observations: list[Observation] = []
     job = _refuse_running_edits(job, observed.pods, prev, events, observations)
@@ -363,16 +435,29 @@ def desired_children(
             )
         failures[slot] = (pod, failure)
 
-    if spec.suspend:
+    if spec.suspend or (gate is not None and not gate.admitted):
         stopping = _stop_all(all_pods, job, keep_finished=False)
         remaining = len(all_pods)
-        message = (
-            f"suspended: stopping {remaining} pod(s) after a final checkpoint"
-            if remaining
-            else "suspended: all workers stopped; set spec.suspend to false to resume from the latest checkpoint"
-        )
         observations.extend(_suspended_observations(prev))
-        return finish(Phase.suspended, "SuspendRequested", message, delete=stopping)
+        if spec.suspend:
+            reason = "SuspendRequested"
+            message = (
+                f"suspended: stopping {remaining} pod(s) after a final checkpoint"
+                if remaining
+                else "suspended: all workers stopped; set spec.suspend to false to resume from the latest checkpoint"
+            )
+        else:  # the queue's suspend: the same stop, Kueue decides when it ends
+            assert gate is not None
+            reason = gate.reason
+            if remaining:
+                message = f"{gate.message}; stopping {remaining} pod(s) after a final checkpoint"
+            elif gate.evicted:
+                message = (
+                    f"{gate.message}; the workers stopped after a final checkpoint and resume from it when readmitted"
+                )
+            else:
+                message = f"{gate.message}; no worker runs until Kueue admits the job"
+        return finish(Phase.suspended, reason, message, delete=stopping)
 
     store = _rendezvous_changes(job, uid, observed.services, rdzv_pods, newest, prev)
     create, delete = store.create, store.delete

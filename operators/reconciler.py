@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from seer.operators.kubeapi import Conflict, KubeApi
 from seer.operators.metrics import OperatorMetrics
-from seer.operators.planning import JobEvent, desired_children, is_ready
+from seer.operators.planning import JobEvent, desired_children, is_ready, observed_kinds
 from seer.operators.progress import ScrapedProgress, fetch_exposition, parse_progress
+from seer.operators.queueing import workload_name
 from seer.platform.contract import LABEL_ROLE, ROLE_WORKER
 from seer.platform.kube.status import Phase, SeerJobStatus
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
@@ -96,12 +97,14 @@ class Reconciler:
             job = job_from_document(doc)
         except ValidationError as e:
             return self._invalid(doc, prev, e)
-        observed = self.api.list_children(namespace, name)
+        observed = self.api.list_children(namespace, name, observed_kinds(job))
         plan = desired_children(job, meta["uid"], meta.get("generation"), prev, observed, self.clock())
         for manifest in plan.create:
             self.api.create(manifest)
         for deletion in plan.delete:
             self.api.delete_pod(namespace, deletion.name, deletion.grace_seconds)
+        if plan.workload_status is not None:
+            self.api.patch_workload_status(namespace, workload_name(name), plan.workload_status)
         status = plan.status
         if scrape and status.phase == Phase.running and job.spec.metrics.enabled and job.spec.metrics.port:
             progress = self._scrape(observed.pods, job.spec.metrics.port)

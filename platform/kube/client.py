@@ -26,6 +26,9 @@ from seer.platform.contract import CONTAINER_TRAINER, LABEL_JOB, LABEL_RESTART, 
 from seer.platform.crd import PLURAL
 from seer.platform.spec import API_GROUP, API_VERSION
 
+#: Custom kinds the operator creates for a job, by kind: their plural (``create_child``).
+CUSTOM_CHILDREN = {"Workload": "workloads", "PodGroup": "podgroups"}
+
 
 class Conflict(Exception):
     """The object changed since it was read (HTTP 409 on a guarded write)."""
@@ -174,10 +177,40 @@ class KubeClient:
                 self.core.create_namespaced_pod(ns, manifest, _preload_content=False)
             elif manifest["kind"] == "Service":
                 self.core.create_namespaced_service(ns, manifest, _preload_content=False)
+            elif manifest["kind"] in CUSTOM_CHILDREN:  # a Kueue Workload, a gang PodGroup
+                group, version = manifest["apiVersion"].split("/")
+                plural = CUSTOM_CHILDREN[manifest["kind"]]
+                self.custom.create_namespaced_custom_object(
+                    group, version, ns, plural, manifest, _preload_content=False
+                )
             else:
                 raise ValueError(f"Seer does not create {manifest['kind']} objects")
         except ApiException as e:
             if e.status == 409:
+                return False
+            raise
+        return True
+
+    def list_custom(
+        self, group: str, version: str, plural: str, namespace: str, label_selector: str
+    ) -> list[dict[str, Any]]:
+        """Custom objects (Kueue Workloads, PodGroups) by label."""
+        return _json(
+            self.custom.list_namespaced_custom_object(
+                group, version, namespace, plural, label_selector=label_selector, _preload_content=False
+            )
+        )["items"]
+
+    def patch_custom_status(
+        self, group: str, version: str, plural: str, namespace: str, name: str, status: dict[str, Any]
+    ) -> bool:
+        """Merge-patch a custom object's status subresource; False when it is gone."""
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                group, version, namespace, plural, name, {"status": status}, _preload_content=False
+            )
+        except ApiException as e:
+            if e.status == 404:
                 return False
             raise
         return True
