@@ -26,6 +26,17 @@ from seer.platform.spec import API_GROUP
 
 Permission = tuple[str, str, tuple[str, ...]]
 
+#: ``spec.scheduling`` (``seer.operators.queueing``, ``seer.operators.gang``): the Kueue Workload the
+#: operator creates, lists and whose status it writes (Finished; the quota given back after an
+#: eviction), and the gang PodGroups it creates and lists. Harmless where Kueue or a gang scheduler
+#: is not installed: only jobs that ask for them make these calls.
+SCHEDULING_PERMISSIONS: list[Permission] = [
+    ("kueue.x-k8s.io", "workloads", ("get", "list", "watch", "create", "update", "patch")),
+    ("kueue.x-k8s.io", "workloads/status", ("get", "patch", "update")),
+    ("scheduling.volcano.sh", "podgroups", ("get", "list", "watch", "create")),
+    ("scheduling.x-k8s.io", "podgroups", ("get", "list", "watch", "create")),
+]
+
 REQUIRED_PERMISSIONS: list[Permission] = [
     (API_GROUP, PLURAL, ("get", "list", "watch", "patch")),
     (API_GROUP, f"{PLURAL}/status", ("get", "patch", "update")),
@@ -34,4 +45,5 @@ REQUIRED_PERMISSIONS: list[Permission] = [
     ("", "events", ("create",)),
     ("events.k8s.io", "events", ("create",)),
     ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
+    *SCHEDULING_PERMISSIONS,
 ]
