@@ -34,24 +34,31 @@ from seer.platform.spec import RestartReason
 #: The operator's name for the policy's :class:`~seer.platform.restart_policy.Failure`.
 FailureClass = Failure
 
+#: The three infrastructure failures as (failure class, restart reason): one pairing for both tables below.
+_PREEMPTION = (PREEMPTED, RestartReason.preemption)
+_EVICTION = (EVICTED, RestartReason.eviction)
+_NODE_LOSS = (NODE_LOST, RestartReason.node_loss)
+
+#: The ``DisruptionTarget`` condition's reason.
 _DISRUPTIONS: dict[str, tuple[str, RestartReason]] = {
-    "PreemptionByScheduler": (PREEMPTED, RestartReason.preemption),
-    "PreemptionByKubeScheduler": (PREEMPTED, RestartReason.preemption),
-    "EvictionByEvictionAPI": (EVICTED, RestartReason.eviction),
-    "TerminationByKubelet": (EVICTED, RestartReason.eviction),
-    "DeletionByTaintManager": (NODE_LOST, RestartReason.node_loss),
-    "DeletionByPodGC": (NODE_LOST, RestartReason.node_loss),
+    "PreemptionByScheduler": _PREEMPTION,
+    "PreemptionByKubeScheduler": _PREEMPTION,
+    "EvictionByEvictionAPI": _EVICTION,
+    "TerminationByKubelet": _EVICTION,
+    "DeletionByTaintManager": _NODE_LOSS,
+    "DeletionByPodGC": _NODE_LOSS,
 }
 
+#: The pod's ``status.reason``.
 _POD_REASONS: dict[str, tuple[str, RestartReason]] = {
-    "Evicted": (EVICTED, RestartReason.eviction),
-    "Preempting": (PREEMPTED, RestartReason.preemption),
-    "Preempted": (PREEMPTED, RestartReason.preemption),
-    "NodeLost": (NODE_LOST, RestartReason.node_loss),
-    "Shutdown": (NODE_LOST, RestartReason.node_loss),
-    "NodeShutdown": (NODE_LOST, RestartReason.node_loss),
-    "Terminated": (NODE_LOST, RestartReason.node_loss),
-    "UnexpectedAdmissionError": (NODE_LOST, RestartReason.node_loss),
+    "Evicted": _EVICTION,
+    "Preempting": _PREEMPTION,
+    "Preempted": _PREEMPTION,
+    "NodeLost": _NODE_LOSS,
+    "Shutdown": _NODE_LOSS,
+    "NodeShutdown": _NODE_LOSS,
+    "Terminated": _NODE_LOSS,
+    "UnexpectedAdmissionError": _NODE_LOSS,
 }
 
 
@@ -75,7 +82,7 @@ def classify_pod_failure(pod: dict[str, Any]) -> Failure | None:
         return None
     disruption = _condition(pod, "DisruptionTarget")
     if disruption and disruption.get("status") == "True":
-        reason, cause = _DISRUPTIONS.get(disruption.get("reason", ""), (EVICTED, RestartReason.eviction))
+        reason, cause = _DISRUPTIONS.get(disruption.get("reason", ""), _EVICTION)
         detail = disruption.get("message") or disruption.get("reason") or "disrupted"
         return Failure(reason, cause, f"worker pod {name} was disrupted: {detail}")
     if phase != "Failed":
