@@ -5,7 +5,8 @@ Run: ``kopf run --all-namespaces --standalone -m seer.operators.handlers`` (or
 
 Triggers (level-based; every trigger just asks for one reconcile of one job):
 - a SeerJob is created, resumed (operator start) or its spec/labels change;
-- any pod the operator manages changes (the kubelet updated a worker);
+- any pod the operator manages changes (the kubelet updated a worker), or a Kueue Workload
+  it made (admitted, evicted; without Kueue installed kopf only warns that it cannot watch it);
 - a timer every ``SEER_OPERATOR_RESYNC_SECONDS`` (default 30 s), which also
   scrapes the trainer's progress into the status;
 - a backoff ends (a one-shot timer armed by the reconcile itself).
@@ -26,6 +27,7 @@ import kopf
 
 from seer.operators import kubeapi
 from seer.operators.metrics import OperatorMetrics
+from seer.operators.queueing import KUEUE_GROUP, KUEUE_VERSION, WORKLOADS
 from seer.operators.reconciler import Reconciler
 from seer.platform.contract import ANNOTATION_PREFIX, FINALIZER, LABEL_JOB, LABEL_MANAGED_BY, MANAGED_BY
 from seer.platform.crd import PLURAL
@@ -126,6 +128,7 @@ def on_job_change(namespace: str, name: str, **_: Any) -> None:
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_MANAGED_BY: MANAGED_BY})
+@kopf.on.event(KUEUE_GROUP, KUEUE_VERSION, WORKLOADS, labels={LABEL_MANAGED_BY: MANAGED_BY})  # admitted/evicted
 def on_pod_event(namespace: str, labels: dict[str, str], **_: Any) -> None:
     job = labels.get(LABEL_JOB)
     if job:
