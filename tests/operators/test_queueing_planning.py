@@ -169,3 +169,16 @@ def test_min_resources_multiplies_quantities_keeping_suffixes():
         "memory": "6Gi",
         "nvidia.com/gpu": "32",
     }
+
+
+def test_evictions_stop_is_exactly_the_suspend_stop():
+    """Zero lost steps rests on this: the suspend path's final checkpoint (proven with real
+    processes in tests/multinode/test_multinode_suspend.py) is what an eviction runs."""
+    queued = job(queue="q")
+    evicted = decide(queued, all_pods(queued), (EVICTED,), SeerJobStatus(phase=Phase.running))
+    plain = job()
+    suspended_job = plain.model_copy(update={"spec": plain.spec.model_copy(update={"suspend": True})})
+    suspended = decide(suspended_job, all_pods(plain), (), SeerJobStatus(phase=Phase.running))
+    assert evicted.delete == suspended.delete and evicted.create == suspended.create == ()
+    assert evicted.status.phase == suspended.status.phase == Phase.suspended
+    assert evicted.status.restarts == suspended.status.restarts == 0
