@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))  # unti
 import kopf.testing  # noqa: E402
 import kube_emulator  # noqa: E402
 import kubernetes  # noqa: E402
+from polling import wait_until  # noqa: E402
 
 from seer.platform.crd import build_crd  # noqa: E402
 from seer.platform.spec import SeerJob  # noqa: E402
@@ -27,14 +27,12 @@ NS = "default"
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     """Poll until ``predicate()`` is truthy; the timeout only bounds a hang, it never decides a pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
-        time.sleep(0.05)
+    return wait_until(predicate, timeout, what, poll=0.05)
+
+
+def trainer_status(state: dict[str, Any]) -> dict[str, Any]:
+    """The kubelet's status of a worker pod's (not ready) ``trainer`` container in ``state``."""
+    return {"name": "trainer", "ready": False, "restartCount": 0, "image": "i", "imageID": "", "state": state}
 
 
 class Cluster:
@@ -95,16 +93,7 @@ class Cluster:
             {
                 "phase": "Succeeded" if code == 0 else "Failed",
                 "conditions": [{"type": "Ready", "status": "False"}],
-                "containerStatuses": [
-                    {
-                        "name": "trainer",
-                        "ready": False,
-                        "restartCount": 0,
-                        "image": "i",
-                        "imageID": "",
-                        "state": {"terminated": {"exitCode": code, "reason": reason}},
-                    }
-                ],
+                "containerStatuses": [trainer_status({"terminated": {"exitCode": code, "reason": reason}})],
             },
         )
 

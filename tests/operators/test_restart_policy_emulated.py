@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import trainer_status, wait_for
 from reconcile_barrier import next_full_round
 
 from seer.platform.kube.status import parse_rfc3339
@@ -29,14 +29,7 @@ def _fail_retryably(cluster: Any, name: str, finished_at: datetime) -> None:
             "phase": "Failed",
             "conditions": [{"type": "Ready", "status": "False"}],
             "containerStatuses": [
-                {
-                    "name": "trainer",
-                    "ready": False,
-                    "restartCount": 0,
-                    "image": "i",
-                    "imageID": "",
-                    "state": {"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": _stamp(finished_at)}},
-                }
+                trainer_status({"terminated": {"exitCode": 137, "reason": "Error", "finishedAt": _stamp(finished_at)}})
             ],
         },
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kopf.testing
 import pytest
-from conftest import NS, OPERATOR_ARGS, wait_for
+from conftest import NS, OPERATOR_ARGS, trainer_status, wait_for
 from reconcile_barrier import current_reconciler, next_full_round, wait_for_operator_start
 
 pytestmark = pytest.mark.services
@@ -225,16 +225,9 @@ def test_missing_secret_is_reported_on_the_job_not_just_the_pod(cluster, operato
         {
             "phase": "Pending",
             "containerStatuses": [
-                {
-                    "name": "trainer",
-                    "ready": False,
-                    "restartCount": 0,
-                    "image": "i",
-                    "imageID": "",
-                    "state": {
-                        "waiting": {"reason": "CreateContainerConfigError", "message": 'secret "nope" not found'}
-                    },
-                }
+                trainer_status(
+                    {"waiting": {"reason": "CreateContainerConfigError", "message": 'secret "nope" not found'}}
+                )
             ],
         },
     )

@@ -8,9 +8,9 @@ in the cluster ``KUBECONFIG`` points at; the tests create jobs in ``SEER_E2E_NAM
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
+from polling import wait_until
 
 pytestmark = [
     pytest.mark.e2e,
@@ -31,11 +31,7 @@ def client():
 
 
 def _wait(predicate, timeout=600.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(2)
-    return value
+    return wait_until(predicate, timeout, "the cluster", poll=2)
 
 
 def _submit(client, name, **spec):

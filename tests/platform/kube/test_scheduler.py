@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 import kopf.testing  # noqa: E402
 import kube_emulator  # noqa: E402
 import yaml  # noqa: E402
+from polling import wait_until  # noqa: E402
 from torchx.specs import AppDef, AppState, Role  # noqa: E402
 
 from seer.platform.crd import build_crd  # noqa: E402
@@ -32,11 +32,7 @@ def _app(name: str = "sched") -> AppDef:
 
 
 def _wait(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return value
+    return wait_until(predicate, timeout, "the cluster", poll=0.05)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ os.environ.setdefault("SEER_OPERATOR_RESYNC_SECONDS", "1")
 import kopf.testing  # noqa: E402
 import kube_emulator  # noqa: E402
 import yaml  # noqa: E402
+from polling import wait_until  # noqa: E402
 
 from seer.platform.crd import build_crd  # noqa: E402
 from seer.platform.spec import SeerJob  # noqa: E402
@@ -61,11 +61,7 @@ def seerctl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def wait_for(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return value
+    return wait_until(predicate, timeout, "the cluster", poll=0.1)
 
 
 def test_dry_run_prints_the_seerjob_and_creates_nothing(cluster, job_file, capsys):
