@@ -8,19 +8,12 @@ import subprocess
 import sys
 import textwrap
 
-SCRIPT = textwrap.dedent(
+from import_blocker import blocking_prelude
+
+SCRIPT = blocking_prelude("torchx", "rich") + textwrap.dedent(
     """
-    import importlib, json, sys
+    import importlib, json
 
-    BLOCKED = ("torchx", "rich")
-
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"blocked for this test: {name}")
-            return None
-
-    sys.meta_path.insert(0, Block())
     for module in ("seer.operators.handlers", "seer.operators.main", "seer.operators.reconciler"):
         importlib.import_module(module)
     from seer.operators.children import worker_pod

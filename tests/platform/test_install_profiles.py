@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from import_blocker import blocking_prelude
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -22,17 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXED_URLLIB3 = Version("2.5.0")  # CVE-2025-50181 is fixed from 2.5.0; the 1.26 line gets no fixes
 
 # seerctl in a fresh interpreter in which `import torchx` fails, as on an install without the extra.
-WITHOUT_TORCHX = textwrap.dedent(
+WITHOUT_TORCHX = blocking_prelude("torchx") + textwrap.dedent(
     """
-    import sys
-
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "torchx":
-                raise ImportError(f"blocked for this test: {name}")
-            return None
-
-    sys.meta_path.insert(0, Block())
     from seer.platform.cli import main
 
     sys.exit(main(sys.argv[1:]))

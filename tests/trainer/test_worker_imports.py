@@ -9,22 +9,15 @@ import sys
 import textwrap
 from pathlib import Path
 
+from import_blocker import blocking_prelude
+
 BLOCKED = ("torchx", "kubernetes", "kopf", "rich")
 
 # Runs in a fresh interpreter so no earlier test has imported the blocked packages.
-SCRIPT = textwrap.dedent(
+SCRIPT = blocking_prelude(*BLOCKED) + textwrap.dedent(
     """
-    import importlib, json, os, sys
+    import importlib, json, os
 
-    BLOCKED = tuple(sys.argv[1].split(","))
-
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"blocked for this test: {name}")
-            return None
-
-    sys.meta_path.insert(0, Block())
     blocked_really = []
     for name in BLOCKED:
         try:
@@ -49,7 +42,7 @@ SCRIPT = textwrap.dedent(
 
 def test_the_worker_imports_and_runs_with_torchx_kubernetes_kopf_and_rich_blocked(tmp_path: Path):
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, ",".join(BLOCKED)],
+        [sys.executable, "-c", SCRIPT],
         capture_output=True,
         text=True,
         timeout=300,

@@ -8,17 +8,11 @@ import subprocess
 import sys
 import textwrap
 
-SCRIPT = textwrap.dedent(
+from import_blocker import blocking_prelude
+
+SCRIPT = blocking_prelude("torchx") + textwrap.dedent(
     """
-    import json, sys
-
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "torchx":
-                raise ImportError(f"blocked for this test: {name}")
-            return None
-
-    sys.meta_path.insert(0, Block())
+    import json
 
     from seer.platform.backends.kube import KubernetesBackend
     from seer.platform.kube.resource import custom_resource
