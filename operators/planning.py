@@ -382,7 +382,9 @@ def _decide(
     rdzv_pods = [p for p in observed.pods if _labels(p).get(LABEL_ROLE) == ROLE_RENDEZVOUS]
     all_pods = slots.all() + rdzv_pods
     restarts = max([prev.restarts] + [_int_label(p, LABEL_RESTART) for p in slots.all()])
-    ready = sum(1 for slot, pod in newest.items() if slot < nodes.max and is_ready(pod))
+    # Kueue may admit fewer than nodes.max (partial admission): run only the admitted count.
+    width = nodes.max if gate is None or gate.count is None else max(nodes.min, min(nodes.max, gate.count))
+    ready = sum(1 for slot, pod in newest.items() if slot < width and is_ready(pod))
 
     def finish(
         phase: Phase, reason: str, message: str, create=(), delete=(), desired=0, causes=(), requeue=None
@@ -425,6 +427,8 @@ def _decide(
     # below, per replacement, so only causes that are never retried fail the job here.
     failures: dict[int, tuple[dict[str, Any], Failure]] = {}
     for slot, pod in sorted(newest.items()):
+        if slot >= width:  # beyond what Kueue admitted: removed below, not replaced
+            continue
         failure = classify_pod_failure(pod)
         if failure is None:
             continue
@@ -467,8 +471,8 @@ def _decide(
         restarts += 1
         delete.extend(Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job)) for pod in store.regroup)
         events.append(JobEvent("Warning", "WorkersRegrouping", _REGROUP_MESSAGE.format(restarts=restarts)))
-    delete.extend(_superseded_workers(job, slots))
-    create.extend(worker_pod(job, uid, slot, restarts) for slot in range(nodes.max) if slot not in newest)
+    delete.extend(_superseded_workers(job, slots, width))
+    create.extend(worker_pod(job, uid, slot, restarts) for slot in range(width) if slot not in newest)
 
     replaced = _replace_failed(job, uid, failures, restarts, current_failure_event(slots.all(), restarts), now)
     restarts = replaced.restarts
@@ -487,7 +491,7 @@ def _decide(
     if store.stopping:  # a worker made now would outlive the store it finds: wait for the new one
         create = [m for m in create if _labels(m).get(LABEL_ROLE) != ROLE_WORKER]
     requeue = replaced.requeue_after
-    blocked = [b for pod in [*(p for s, p in newest.items() if s < nodes.max), *rdzv_pods] if (b := blocked_pod(pod))]
+    blocked = [b for pod in [*(p for s, p in newest.items() if s < width), *rdzv_pods] if (b := blocked_pod(pod))]
     condition, blocked_events = _blocked_condition(blocked, prev, job, ready < nodes.min)
     observations.extend(condition)
     events.extend(blocked_events)
@@ -504,7 +508,7 @@ def _decide(
             )
         wait = (deadline - now).total_seconds()
         requeue = wait if requeue is None else min(requeue, wait)
-    phase, reason, message = _steady_phase(ready, nodes.min, nodes.max, bool(failures), Phase(prev.phase))
+    phase, reason, message = _steady_phase(ready, nodes.min, width, bool(failures), Phase(prev.phase))
     if blocked and phase != Phase.running:
         message = f"{message}; {blocked[0].message}"
     return finish(
@@ -513,7 +517,7 @@ def _decide(
         message,
         create=create,
         delete=delete,
-        desired=nodes.max,
+        desired=width,
         causes=replaced.causes,
         requeue=requeue,
     )
@@ -644,9 +648,10 @@ _REGROUP_MESSAGE = (
 )
 
 
-def _superseded_workers(job: SeerJob, slots: _Slots) -> list[Deletion]:
-    """Older restarts of a slot, and every pod of a slot beyond ``nodes.max``."""
-    nodes_max = job.spec.resources.nodes.max
+def _superseded_workers(job: SeerJob, slots: _Slots, width: int) -> list[Deletion]:
+    """Older restarts of a slot, and every pod of a slot beyond ``width`` (``nodes.max``, or
+    fewer when Kueue admitted fewer)."""
+    nodes_max = width
     return [
         Deletion("Pod", _meta(pod)["name"], grace_period_seconds(job))
         for slot, pods in slots.by_slot.items()

@@ -69,6 +69,9 @@ class Admission:
     reason: str  # Admitted | WaitingForAdmission | Evicted
     message: str
     evicted: bool = False
+    #: Workers admitted (``status.admission.podSetAssignments[workers].count``); None: all of nodes.max.
+    #: Fewer than nodes.max only with Kueue's partial admission (``minCount``).
+    count: int | None = None
 
 
 def admission(job: SeerJob, workloads: tuple[dict[str, Any], ...]) -> Admission:
@@ -83,7 +86,10 @@ def admission(job: SeerJob, workloads: tuple[dict[str, Any], ...]) -> Admission:
         why = cond.get("message") or cond.get("reason") or "the Workload was deactivated (spec.active: false)"
         return Admission(False, "Evicted", f"Kueue evicted Workload {name}: {why}", evicted=True)
     if _true(workload, "Admitted"):
-        return Admission(True, "Admitted", f"Kueue admitted Workload {name} in queue {queue}")
+        assignments = ((workload.get("status") or {}).get("admission") or {}).get("podSetAssignments") or []
+        count = next((a.get("count") for a in assignments if a.get("name") == POD_SET), None)
+        count = count if isinstance(count, int) and count > 0 else None
+        return Admission(True, "Admitted", f"Kueue admitted Workload {name} in queue {queue}", count=count)
     cond = _condition(workload, "QuotaReserved") or {}
     why = f": {cond['message']}" if cond.get("status") == "False" and cond.get("message") else ""
     return Admission(False, "WaitingForAdmission", f"waiting in Kueue queue {queue} for admission{why}")

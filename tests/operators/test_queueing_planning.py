@@ -182,3 +182,24 @@ def test_evictions_stop_is_exactly_the_suspend_stop():
     assert evicted.delete == suspended.delete and evicted.create == suspended.create == ()
     assert evicted.status.phase == suspended.status.phase == Phase.suspended
     assert evicted.status.restarts == suspended.status.restarts == 0
+
+
+def _admitted_with(count):
+    wl = workload([("QuotaReserved", "True"), ("Admitted", "True")])
+    wl["status"]["admission"]["podSetAssignments"] = [{"name": "workers", "count": count}]
+    return wl
+
+
+def test_partial_admission_runs_only_the_admitted_number_of_workers():
+    plan = decide(job(queue="q"), workloads=(_admitted_with(2),))
+    workers = sorted(
+        m["metadata"]["name"] for m in plan.create if m["metadata"]["labels"].get("seer.dev/role") == "worker"
+    )
+    assert workers == ["j-worker-0-0", "j-worker-1-0"] and plan.status.nodes_desired == 2
+
+
+def test_a_smaller_readmission_removes_the_workers_beyond_it_with_the_checkpoint_grace():
+    j = job(queue="q")
+    plan = decide(j, all_pods(j), (_admitted_with(2),), SeerJobStatus(phase=Phase.running))
+    assert [(d.name, d.grace_seconds) for d in plan.delete] == [("j-worker-2-0", grace_period_seconds(j))]
+    assert plan.create == () and plan.status.phase == Phase.running and plan.status.nodes_ready == 2
