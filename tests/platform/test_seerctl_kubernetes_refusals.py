@@ -11,7 +11,6 @@ import pytest
 import yaml
 from seerctl_runner import run_seerctl
 
-
 GOOD = {
     "metadata": {"name": "kjob"},
     "spec": {"data": {"sources": ["s3://bucket/train/"]}, "checkpoint": {"url": "s3://bucket/ckpt/kjob/"}},

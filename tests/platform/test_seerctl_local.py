@@ -17,7 +17,6 @@ from tiny_jobs import tiny_spec
 
 from seer.platform.cli import build_parser
 
-
 TINY = {
     "metadata": {"name": "tiny"},
     "spec": tiny_spec(

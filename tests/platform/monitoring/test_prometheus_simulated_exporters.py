@@ -16,11 +16,13 @@ deadline, and the assertions are about what Prometheus returns.
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,40 +52,53 @@ def _serve(registry) -> tuple[str, Callable[[], None]]:
     return f"127.0.0.1:{server.server_address[1]}", lambda: (server.shutdown(), server.server_close(), thread.join(5))
 
 
+@contextmanager
+def _driven_exporter(registry, tick: Callable[[], None], period_s: float, thread_name: str) -> Iterator[Target]:
+    """Serve ``registry`` while a thread calls ``tick()`` every ``period_s`` seconds; stop both on exit."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(period_s):
+            tick()
+
+    thread = threading.Thread(target=loop, name=thread_name, daemon=True)
+    thread.start()
+    address, stop_server = _serve(registry)
+    try:
+        yield Target(address, stop_server)
+    finally:
+        done.set()
+        thread.join(5)
+        stop_server()
+
+
 @pytest.fixture(scope="module")
 def simulated_training_loop() -> Iterator[Target]:
     """A worker's exporter driven by a thread (no training): every 50 ms a "step", every 20 a "checkpoint"."""
     from seer.trainer.metrics import TrainerMetrics
 
     m = TrainerMetrics.create(job=JOB, rank=0)
-    done = threading.Event()
+    steps = itertools.count(1)
 
-    def loop() -> None:
-        step = 0
-        while not done.wait(0.05):
-            step += 1
-            m.step_duration.observe(0.05)
-            m.images.inc(32)
-            m.steps.inc()
-            m.step.set(step)
-            m.epoch.set(step // 100)
-            m.loss.set(4.0 * math.exp(-step / 500) + 1.0)
-            m.learning_rate.set(min(1.0, step / 100) * 0.6)
-            m.data_wait.inc(0.005)
-            m.mfu.set(0.25)
-            if step % 20 == 0:
-                m.checkpoint_duration.observe(0.3)
-                m.checkpoint_blocked.observe(0.02)
-                m.checkpoint_last_success.set(time.time())
-                m.checkpoint_last_step.set(step)
+    def step_once() -> None:
+        step = next(steps)
+        m.step_duration.observe(0.05)
+        m.images.inc(32)
+        m.steps.inc()
+        m.step.set(step)
+        m.epoch.set(step // 100)
+        m.loss.set(4.0 * math.exp(-step / 500) + 1.0)
+        m.learning_rate.set(min(1.0, step / 100) * 0.6)
+        m.data_wait.inc(0.005)
+        m.mfu.set(0.25)
+        if step % 20 == 0:
+            m.checkpoint_duration.observe(0.3)
+            m.checkpoint_blocked.observe(0.02)
+            m.checkpoint_last_success.set(time.time())
+            m.checkpoint_last_step.set(step)
 
-    thread = threading.Thread(target=loop, name="simulated-training-loop", daemon=True)
-    thread.start()
-    address, stop_server = _serve(m.registry)
-    yield Target(address, stop_server)
-    done.set()
-    thread.join(5)
-    stop_server()
+    with _driven_exporter(m.registry, step_once, 0.05, "simulated-training-loop") as target:
+        yield target
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +108,13 @@ def simulated_operator() -> Iterator[Target]:
 
     m = OperatorMetrics()
     m.observe_job(NAMESPACE, JOB, "Running", ready=1, desired=1, restarts=0)
-    done = threading.Event()
 
-    def loop() -> None:
-        while not done.wait(0.2):
-            m.reconciles.labels(result="success").inc()
-            m.duration.observe(0.01)
+    def reconcile_once() -> None:
+        m.reconciles.labels(result="success").inc()
+        m.duration.observe(0.01)
 
-    thread = threading.Thread(target=loop, name="simulated-operator", daemon=True)
-    thread.start()
-    address, stop_server = _serve(m.registry)
-    yield Target(address, stop_server)
-    done.set()
-    thread.join(5)
-    stop_server()
+    with _driven_exporter(m.registry, reconcile_once, 0.2, "simulated-operator") as target:
+        yield target
 
 
 @pytest.fixture(scope="module")
