@@ -13,13 +13,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from polling import wait_until
+from seerctl_runner import run_seerctl
 from tiny_jobs import deep_merge, tiny_spec
 
 T = TypeVar("T")
@@ -30,6 +32,9 @@ REPO = HERE.parent.parent
 
 #: Images in the small training set: 160 = 10 steps/epoch at 2 ranks x 8, 20 at 1 rank x 8.
 SMALL_SET = 160
+
+#: The name prefix of the checkpointer's background save thread.
+SAVE_THREAD_PREFIX = "seer-checkpoint-"
 
 #: Generous limits that only stop a hung test; no assertion depends on timing.
 HANG_GUARD_S = 150.0
@@ -56,6 +61,17 @@ def tiny_job(name: str, data_dir: Path | str, **spec_changes: Any) -> dict[str, 
         "metadata": {"name": name},
         "spec": deep_merge(spec, spec_changes),
     }
+
+
+def complete_steps(root: Path) -> list[int]:
+    """The steps of the checkpoints under ``root`` that have both DCP metadata and the manifest (the commit marker)."""
+    from seer.trainer.checkpoint import MANIFEST_NAME, METADATA_NAME
+
+    return sorted(
+        int(p.name.split("-")[1])
+        for p in root.glob("step-*")
+        if (p / METADATA_NAME).exists() and (p / MANIFEST_NAME).exists()
+    )
 
 
 def write_job(path: Path, document: Mapping[str, Any]) -> Path:
@@ -85,14 +101,7 @@ def quiet_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def wait_for(what: str, predicate: Callable[[], T | None], timeout_s: float = HANG_GUARD_S, poll_s: float = 0.1) -> T:
     """Poll until ``predicate`` returns a truthy value and return it; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what} after {timeout_s:.0f} s")
-        time.sleep(poll_s)
+    return wait_until(predicate, timeout_s, what, poll=poll_s)
 
 
 # ------------------------------------------------------------------------ seerctl runs
@@ -110,14 +119,7 @@ class LocalRun:
         return self.home / "runs" / self.name
 
     def seerctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "seer.platform.cli", *args],
-            env=quiet_env({"SEER_HOME": str(self.home)}),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = run_seerctl(quiet_env({"SEER_HOME": str(self.home)}), *args)
         if check and proc.returncode != 0:
             raise AssertionError(f"seerctl {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc
@@ -252,6 +254,30 @@ class WorkerResult:
         )
 
 
+def torchrun_command(nprocs: int, script: Path, *args: str) -> list[str]:
+    """``script ARGS`` on ``nprocs`` ranks of this machine: torchrun with a standalone rendezvous, this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(nprocs),
+        str(script),
+        *args,
+    ]
+
+
+def join_checkpoint_saves() -> None:
+    """Wait for this process's background checkpoint saves (threads ``seer-checkpoint-STEP``) to end."""
+    for t in threading.enumerate():
+        if t.name.startswith(SAVE_THREAD_PREFIX):
+            t.join(timeout=HANG_GUARD_S)
+            assert not t.is_alive(), f"{t.name} hung"
+
+
 def run_train(
     job_file: Path,
     out_dir: Path,
@@ -264,21 +290,10 @@ def run_train(
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("rank-*.json"):
         old.unlink()
-    cmd = [sys.executable, str(TRAIN_WORKER), "--job", str(job_file), "--out", str(out_dir)]
+    args = ["--job", str(job_file), "--out", str(out_dir)]
     if stop_after_step is not None:
-        cmd += ["--stop-after-step", str(stop_after_step)]
-    if nprocs > 1:
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nnodes",
-            "1",
-            "--nproc-per-node",
-            str(nprocs),
-            *cmd[1:],
-        ]
+        args += ["--stop-after-step", str(stop_after_step)]
+    cmd = torchrun_command(nprocs, TRAIN_WORKER, *args) if nprocs > 1 else [sys.executable, str(TRAIN_WORKER), *args]
     proc = subprocess.run(cmd, env=quiet_env(env), cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_S)
     if proc.returncode != 0:
         raise AssertionError(f"train run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

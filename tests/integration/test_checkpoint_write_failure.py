@@ -18,14 +18,13 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import full_disk
 import pytest
-from integration_support import HANG_GUARD_S, REPO, LocalRun, quiet_env, tiny_job, write_job
+from integration_support import HANG_GUARD_S, REPO, LocalRun, join_checkpoint_saves, quiet_env, tiny_job, write_job
 
 import seer.trainer.components as components
 import seer.trainer.loop as loop
@@ -34,15 +33,6 @@ from seer.platform.restart_policy import BUDGET_SPENT, PREEMPTED
 from seer.trainer.checkpoint import latest_complete
 from seer.trainer.metrics import TrainerMetrics
 from seer.trainer.runtime import Runtime
-
-SAVE_THREAD_PREFIX = "seer-checkpoint-"  # the checkpointer's background save thread
-
-
-def _wait_for_saves_in_flight() -> None:
-    for t in threading.enumerate():
-        if t.name.startswith(SAVE_THREAD_PREFIX):
-            t.join(timeout=HANG_GUARD_S)
-            assert not t.is_alive(), f"{t.name} hung"
 
 
 class FillsUpBefore:
@@ -54,7 +44,7 @@ class FillsUpBefore:
     def __iter__(self) -> Iterator[Any]:
         for step, batch in enumerate(self.inner, start=1):
             if step == self.full_at:
-                _wait_for_saves_in_flight()
+                join_checkpoint_saves()
                 full_disk.fill_up()
             yield batch
 
@@ -92,7 +82,7 @@ def test_a_full_disk_fails_saves_visibly_cleans_up_and_the_final_failure_ends_th
             loop.train(job, runtime, metrics=metrics)
         except Exception as exc:  # noqa: BLE001 - asserted below, after what was reported
             raised = exc
-    _wait_for_saves_in_flight()
+    join_checkpoint_saves()
 
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["step"] for e in events if e["type"] == "checkpoint"] == [4]

@@ -10,17 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from integration_support import run_train
+from integration_support import complete_steps, run_train
 
-from seer.trainer.checkpoint import MANIFEST_NAME, METADATA_NAME, latest_complete, step_dir_name
-
-
-def _complete(root: Path) -> list[int]:
-    return sorted(
-        int(p.name.split("-")[1])
-        for p in root.glob("step-*")
-        if (p / METADATA_NAME).exists() and (p / MANIFEST_NAME).exists()
-    )
+from seer.trainer.checkpoint import latest_complete, step_dir_name
 
 
 @pytest.mark.slow
@@ -31,7 +23,7 @@ def test_a_checkpoint_with_a_truncated_shard_is_quarantined_and_the_next_older_o
     ckpt = tmp_path / "checkpoints"
     job = job_file("quarantine", checkpoint={"url": str(ckpt), "intervalSteps": 5, "keepLast": 3})
     first = run_train(job, tmp_path / "first", nprocs=nprocs, stop_after_step=10)
-    assert first[0].step == 10 and _complete(ckpt) == [5, 10]
+    assert first[0].step == 10 and complete_steps(ckpt) == [5, 10]
 
     # The last rank's (largest) shard file of the newest checkpoint loses its second half (a torn upload, a bad disk).
     shard = max((ckpt / step_dir_name(10)).glob(f"__{nprocs - 1}_*.distcp"), key=lambda p: p.stat().st_size)
@@ -51,7 +43,7 @@ def test_a_checkpoint_with_a_truncated_shard_is_quarantined_and_the_next_older_o
     # Kept for a post-mortem, byte for byte, out of the way of resume, retention and garbage collection.
     moved = Path(quarantined[0]["moved_to"])
     assert moved.parent == ckpt / "quarantine" and (moved / shard.name).read_bytes() == data[: len(data) // 2]
-    assert _complete(ckpt) == [5, 10, 12]  # step 10 was trained again and committed anew; 12 on the stop
+    assert complete_steps(ckpt) == [5, 10, 12]  # step 10 was trained again and committed anew; 12 on the stop
     info = latest_complete(str(ckpt))
     assert info is not None and info.step == 12
     # A later resume does not try the quarantined checkpoint again.

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from integration_support import tiny_job
+from integration_support import join_checkpoint_saves, tiny_job
 from object_store import FaultProxy
 
 import seer.trainer.components as components
@@ -28,15 +27,6 @@ from seer.trainer.checkpoint import MANIFEST_NAME, METADATA_NAME, step_dir_name
 from seer.trainer.metrics import TrainerMetrics
 from seer.trainer.runtime import Runtime
 from seer.trainer.storage import storage_options_from_env
-
-SAVE_THREAD_PREFIX = "seer-checkpoint-"  # the checkpointer's background save thread
-
-
-def _wait_for_saves_in_flight() -> None:
-    for t in threading.enumerate():
-        if t.name.startswith(SAVE_THREAD_PREFIX):
-            t.join(timeout=120)
-            assert not t.is_alive(), f"{t.name} hung"
 
 
 class OutageDuringSave:
@@ -54,10 +44,10 @@ class OutageDuringSave:
     def __iter__(self) -> Iterator[Any]:
         for step, batch in enumerate(self.inner, start=1):
             if step == self.down_at:
-                _wait_for_saves_in_flight()
+                join_checkpoint_saves()
                 self.proxy.down()
             elif step == self.down_at + 1:
-                _wait_for_saves_in_flight()  # the failing save exhausted its retries
+                join_checkpoint_saves()  # the failing save exhausted its retries
                 self.proxy.up()
                 self.on_up()
             yield batch

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from integration_support import HANG_GUARD_S, REPO, quiet_env
+from integration_support import HANG_GUARD_S, REPO, quiet_env, torchrun_command
 
 WORKER = Path(__file__).resolve().parent / "skewed_clock_worker.py"
 
@@ -35,23 +34,7 @@ def test_two_ranks_with_a_time_interval_checkpoint_at_the_same_steps(
     )
     out = tmp_path / "out"
     out.mkdir()
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nnodes",
-        "1",
-        "--nproc-per-node",
-        "2",
-        str(WORKER),
-        "--seconds-per-step",
-        "7,10",
-        "--job",
-        str(job),
-        "--out",
-        str(out),
-    ]
+    cmd = torchrun_command(2, WORKER, "--seconds-per-step", "7,10", "--job", str(job), "--out", str(out))
     proc = subprocess.run(cmd, env=quiet_env(), cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 

@@ -9,17 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from integration_support import run_train
+from integration_support import complete_steps, run_train
 
-from seer.trainer.checkpoint import MANIFEST_NAME, METADATA_NAME, step_dir_name
-
-
-def _complete(root: Path) -> list[int]:
-    return sorted(
-        int(p.name.split("-")[1])
-        for p in root.glob("step-*")
-        if (p / METADATA_NAME).exists() and (p / MANIFEST_NAME).exists()
-    )
+from seer.trainer.checkpoint import MANIFEST_NAME, step_dir_name
 
 
 @pytest.mark.slow
@@ -29,7 +21,7 @@ def test_torn_checkpoints_are_skipped_on_resume_and_collected_after_the_next_com
     ckpt = tmp_path / "checkpoints"
     job = job_file("torn", checkpoint={"url": str(ckpt), "intervalSteps": 5, "keepLast": 3})
     first = run_train(job, tmp_path / "first", nprocs=1, stop_after_step=10)
-    assert first[0].step == 10 and _complete(ckpt) == [5, 10]
+    assert first[0].step == 10 and complete_steps(ckpt) == [5, 10]
 
     # Killed after DCP wrote every shard and .metadata, before the manifest (the commit marker):
     shutil.copytree(ckpt / step_dir_name(10), ckpt / step_dir_name(12))
@@ -45,4 +37,4 @@ def test_torn_checkpoints_are_skipped_on_resume_and_collected_after_the_next_com
     assert second[0].step == 16
     # Step 15 was rewritten in full; the torn step 12 below it was collected; retention kept 3.
     assert sorted(int(p.name.split("-")[1]) for p in ckpt.glob("step-*")) == [10, 15, 16]
-    assert _complete(ckpt) == [10, 15, 16]
+    assert complete_steps(ckpt) == [10, 15, 16]
