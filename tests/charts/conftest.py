@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import seer_chart_support as support  # noqa: I001  (must come before helm_python is used)
+import seer_chart_support as support  # must come before helm_python is used
+
+# isort: split
 import helm_python
 import pytest
 import yaml
+from prometheus_server import promtool  # noqa: F401  (a fixture, shared with tests/platform/monitoring)
 
 
 @pytest.fixture(scope="session")
@@ -30,12 +32,3 @@ def render(chart: helm_python.Chart) -> Callable[..., list[dict[str, Any]]]:
         return cache[key]
 
     return _render
-
-
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    """The promtool binary; its absence is a failure, not a skip (CI must have it)."""
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not found: install Debian's Prometheus with `apt-get install -y prometheus`")
-    return path

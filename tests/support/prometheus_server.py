@@ -25,6 +25,18 @@ import yaml
 DEADLINE_S = 90.0
 
 
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """The promtool binary; its absence is a failure, not a skip (CI must have it).
+
+    A fixture: the conftest modules of tests/charts and tests/platform/monitoring import it.
+    """
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: install Debian's Prometheus with `apt-get install -y prometheus`")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

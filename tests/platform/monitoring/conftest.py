@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_server import promtool  # noqa: F401  (a fixture, shared with tests/charts)
 
 _SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -30,12 +29,3 @@ def defined_series() -> dict[str, set[str]]:
         "trainer": exposed_names(TrainerMetrics.create(job="contract", rank=0).registry),
         "operator": exposed_names(OperatorMetrics().registry),
     }
-
-
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    """The promtool binary; its absence is a failure, not a skip (CI must have it)."""
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not found: install Debian's Prometheus with `apt-get install -y prometheus`")
-    return path
