@@ -35,6 +35,18 @@ def trainer_status(state: dict[str, Any]) -> dict[str, Any]:
     return {"name": "trainer", "ready": False, "restartCount": 0, "image": "i", "imageID": "", "state": state}
 
 
+def node_lost_status(at: str) -> dict[str, Any]:
+    """The node controller's status of a pod on a lost node (no container record); ``at`` is the
+    condition's RFC 3339 ``lastTransitionTime``."""
+    return {
+        "phase": "Failed",
+        "reason": "NodeLost",
+        "conditions": [
+            {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager", "lastTransitionTime": at}
+        ],
+    }
+
+
 class Cluster:
     """Test-side view of the emulated cluster: submit jobs, read state, act as kubelet."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import node_lost_status
 
 from seer.operators.children import rendezvous_pod, rendezvous_service, worker_pod
 from seer.operators.planning import Observed, desired_children
@@ -187,18 +188,7 @@ def test_conditions_flip_with_transitions():
 
 def lost(p, at):
     """The node controller's view of a pod on a lost node (no container record)."""
-    p["status"] = {
-        "phase": "Failed",
-        "reason": "NodeLost",
-        "conditions": [
-            {
-                "type": "DisruptionTarget",
-                "status": "True",
-                "reason": "DeletionByTaintManager",
-                "lastTransitionTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        ],
-    }
+    p["status"] = node_lost_status(at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return p
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kopf.testing
 import pytest
-from conftest import NS, OPERATOR_ARGS, trainer_status, wait_for
+from conftest import NS, OPERATOR_ARGS, node_lost_status, trainer_status, wait_for
 from reconcile_barrier import current_reconciler, next_full_round, wait_for_operator_start
 
 pytestmark = pytest.mark.services
@@ -195,21 +195,7 @@ def test_one_node_failure_taking_three_workers_costs_one_restart(cluster, operat
     cluster.run_all("kappa")
     wait_for(lambda: cluster.status("kappa").get("phase") == "Running")
     for slot, second in enumerate(("00", "04", "09")):  # one switch failure, reported pod by pod
-        cluster.set_pod_status(
-            f"kappa-worker-{slot}-0",
-            {
-                "phase": "Failed",
-                "reason": "NodeLost",
-                "conditions": [
-                    {
-                        "type": "DisruptionTarget",
-                        "status": "True",
-                        "reason": "DeletionByTaintManager",
-                        "lastTransitionTime": f"2020-01-01T00:00:{second}Z",
-                    }
-                ],
-            },
-        )
+        cluster.set_pod_status(f"kappa-worker-{slot}-0", node_lost_status(f"2020-01-01T00:00:{second}Z"))
         wait_for(lambda: f"kappa-worker-{slot}-1" in _names(cluster.pods("kappa")), what=f"replacement {slot}")  # noqa: B023
     next_full_round("kappa")
     status = cluster.status("kappa")
