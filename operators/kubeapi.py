@@ -16,7 +16,7 @@ from typing import Any
 
 from seer.operators.children import selector
 from seer.operators.planning import JobEvent, Observed
-from seer.operators.queueing import KUEUE_GROUP, KUEUE_VERSION, WORKLOADS
+from seer.operators.queueing import KUEUE_GROUP, KUEUE_VERSION, RESOURCE_FLAVORS, WORKLOADS
 from seer.platform.contract import ANNOTATION_PREFIX, MANAGED_BY
 from seer.platform.kube.client import Conflict, KubeClient, load_api_client
 from seer.platform.kube.status import rfc3339
@@ -62,6 +62,9 @@ class KubeApi:
     def create(self, manifest: dict[str, Any]) -> bool:
         """Create a Pod, Service, Workload or PodGroup; False when it already exists."""
         return self.client.create_child(manifest)
+
+    def get_resource_flavor(self, name: str) -> dict[str, Any] | None:
+        return self.client.get_cluster_custom(KUEUE_GROUP, KUEUE_VERSION, RESOURCE_FLAVORS, name)
 
     def patch_workload_status(self, namespace: str, name: str, status: dict[str, Any]) -> bool:
         """Write a Kueue Workload's status (Finished, or the quota given back after an eviction)."""

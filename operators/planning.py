@@ -33,7 +33,15 @@ from seer.operators.children import (
 )
 from seer.operators.failures import classify_pod_failure, failure_time
 from seer.operators.gang import pod_group, pod_group_name, uses_gang
-from seer.operators.queueing import Admission, admission, status_update, uses_queue, workload, workload_name
+from seer.operators.queueing import (
+    Admission,
+    admission,
+    place_on_flavors,
+    status_update,
+    uses_queue,
+    workload,
+    workload_name,
+)
 from seer.platform.contract import (
     ANNOTATION_SPEC_HASH,
     CONTAINER_RENDEZVOUS,
@@ -58,6 +66,8 @@ class Observed:
     #: The job's Kueue Workload and gang PodGroup (listed only when the job uses them).
     workloads: tuple[dict[str, Any], ...] = ()
     pod_groups: tuple[dict[str, Any], ...] = ()
+    #: The Kueue ResourceFlavors the Workload was admitted onto (``queueing.flavor_names``).
+    flavors: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -332,7 +342,8 @@ def desired_children(
 
 
 def _scheduling_objects(job: SeerJob, uid: str, observed: Observed, plan: Plan, now: datetime) -> Plan:
-    """Add the Workload and the PodGroup (created first: before any pod) and the Workload's status."""
+    """Add the Workload and the PodGroup (created first: before any pod), the Workload's status,
+    and put new workers on the flavors Kueue admitted them onto."""
     terminal = Phase(plan.status.phase).terminal
     first: list[dict[str, Any]] = []
     if not terminal and (uses_queue(job) or uses_gang(job)):
@@ -350,10 +361,14 @@ def _scheduling_objects(job: SeerJob, uid: str, observed: Observed, plan: Plan, 
         if uses_queue(job)
         else None
     )
-    if not first and update is None:
+    create = tuple(
+        place_on_flavors(m, observed.flavors) if m["kind"] == "Pod" and _labels(m).get(LABEL_ROLE) == ROLE_WORKER else m
+        for m in plan.create
+    )
+    if not first and update is None and create == plan.create:
         return plan
     return Plan(
-        (*first, *plan.create),
+        (*first, *create),
         plan.delete,
         plan.status,
         plan.events,

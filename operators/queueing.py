@@ -20,6 +20,9 @@ The protocol, level-triggered like the rest of ``planning``:
   contract for a framework that stops its own pods): ``status.admission`` cleared,
   ``QuotaReserved`` and ``Admitted`` False. Kueue then requeues it and, on readmission,
   sets ``Evicted`` back to False.
+- Flavors: Kueue admits a podSet onto ResourceFlavors (``podSetAssignments[].flavors``); the
+  workers get each flavor's ``nodeLabels`` as node selector and its ``tolerations``, as
+  Kueue's own integrations do, so they land on the nodes whose quota they were given.
 - A finished job (Succeeded/Failed) marks its Workload ``Finished=True`` so Kueue frees
   the quota; the Workload stays for the record and goes with the SeerJob.
 """
@@ -36,6 +39,7 @@ from seer.platform.spec import SeerJob
 KUEUE_GROUP = "kueue.x-k8s.io"
 KUEUE_VERSION = "v1beta1"
 WORKLOADS = "workloads"
+RESOURCE_FLAVORS = "resourceflavors"  # cluster-scoped
 #: Kueue's label for the queue; also on our Workload so ``kubectl get workloads -l`` finds a queue's jobs.
 QUEUE_LABEL = f"{KUEUE_GROUP}/queue-name"
 POD_SET = "workers"
@@ -169,3 +173,35 @@ def status_update(
     _set(conditions, "QuotaReserved", "False", "Pending", message, now)
     _set(conditions, "Admitted", "False", "NoReservation", message, now)
     return {**{k: v for k, v in status.items() if k != "admission"}, "admission": None, "conditions": conditions}
+
+
+def flavor_names(job: SeerJob, workloads: tuple[dict[str, Any], ...]) -> tuple[str, ...]:
+    """The ResourceFlavors Kueue admitted the workers onto (none while not admitted)."""
+    verdict = admission(job, workloads)
+    if not verdict.admitted:
+        return ()
+    name = workload_name(job.name)
+    current = next(w for w in workloads if (w.get("metadata") or {}).get("name") == name)
+    assignments = ((current.get("status") or {}).get("admission") or {}).get("podSetAssignments") or []
+    flavors = next((a.get("flavors") or {} for a in assignments if a.get("name") == POD_SET), {})
+    return tuple(sorted({str(f) for f in flavors.values()}))
+
+
+def place_on_flavors(pod: dict[str, Any], flavors: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    """A copy of worker ``pod`` on the admitted flavors: their node labels (a flavor's value wins:
+    the quota was granted for its nodes) and tolerations (added once)."""
+    if not flavors:
+        return pod
+    spec = dict(pod["spec"])
+    selector = dict(spec.get("nodeSelector") or {})
+    tolerations = list(spec.get("tolerations") or [])
+    for flavor in flavors:
+        selector.update((flavor.get("spec") or {}).get("nodeLabels") or {})
+        for toleration in (flavor.get("spec") or {}).get("tolerations") or []:
+            if toleration not in tolerations:
+                tolerations.append(toleration)
+    if selector:
+        spec["nodeSelector"] = selector
+    if tolerations:
+        spec["tolerations"] = tolerations
+    return {**pod, "spec": spec}

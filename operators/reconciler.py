@@ -7,6 +7,7 @@ loop with fresh data (creates are idempotent, so nothing is doubled).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from seer.operators.kubeapi import Conflict, KubeApi
 from seer.operators.metrics import OperatorMetrics
 from seer.operators.planning import JobEvent, desired_children, is_ready, observed_kinds
 from seer.operators.progress import ScrapedProgress, fetch_exposition, parse_progress
-from seer.operators.queueing import workload_name
+from seer.operators.queueing import flavor_names, workload_name
 from seer.platform.contract import LABEL_ROLE, ROLE_WORKER
 from seer.platform.kube.status import Phase, SeerJobStatus
 from seer.platform.spec import API_GROUP, API_VERSION, KIND, SeerJob
@@ -98,6 +99,9 @@ class Reconciler:
         except ValidationError as e:
             return self._invalid(doc, prev, e)
         observed = self.api.list_children(namespace, name, observed_kinds(job))
+        if flavors := flavor_names(job, observed.workloads):
+            found = (self.api.get_resource_flavor(flavor) for flavor in flavors)
+            observed = dataclasses.replace(observed, flavors=tuple(f for f in found if f is not None))
         plan = desired_children(job, meta["uid"], meta.get("generation"), prev, observed, self.clock())
         for manifest in plan.create:
             self.api.create(manifest)

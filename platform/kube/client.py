@@ -201,6 +201,16 @@ class KubeClient:
             )
         )["items"]
 
+    def get_cluster_custom(self, group: str, version: str, plural: str, name: str) -> dict[str, Any] | None:
+        """A cluster-scoped custom object (a Kueue ResourceFlavor); None when it is missing or
+        this identity may not read it (a namespaced install: a Role cannot grant it)."""
+        try:
+            return _json(self.custom.get_cluster_custom_object(group, version, plural, name, _preload_content=False))
+        except ApiException as e:
+            if e.status in (403, 404):
+                return None
+            raise
+
     def patch_custom_status(
         self, group: str, version: str, plural: str, namespace: str, name: str, status: dict[str, Any]
     ) -> bool:

@@ -203,3 +203,29 @@ def test_a_smaller_readmission_removes_the_workers_beyond_it_with_the_checkpoint
     plan = decide(j, all_pods(j), (_admitted_with(2),), SeerJobStatus(phase=Phase.running))
     assert [(d.name, d.grace_seconds) for d in plan.delete] == [("j-worker-2-0", grace_period_seconds(j))]
     assert plan.create == () and plan.status.phase == Phase.running and plan.status.nodes_ready == 2
+
+
+def test_workers_land_on_the_flavor_kueue_admitted_them_onto():
+    from seer.operators.queueing import flavor_names
+
+    j = job(queue="q")
+    wl = _admitted_with(3)
+    wl["status"]["admission"]["podSetAssignments"][0]["flavors"] = {"cpu": "spot", "memory": "spot"}
+    assert flavor_names(j, (wl,)) == ("spot",)
+    assert flavor_names(j, (EVICTED,)) == ()
+    spot = {
+        "metadata": {"name": "spot"},
+        "spec": {
+            "nodeLabels": {"cloud.example.com/capacity": "spot"},
+            "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}],
+        },
+    }
+    observed = Observed(workloads=(wl,), flavors=(spot,))
+    plan = desired_children(j, UID, 1, SeerJobStatus(), observed, NOW)
+    workers = [m for m in plan.create if m["metadata"]["labels"].get("seer.dev/role") == "worker"]
+    assert len(workers) == 3
+    for pod in workers:
+        assert pod["spec"]["nodeSelector"]["cloud.example.com/capacity"] == "spot"
+        assert {"key": "spot", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]
+    rdzv = next(m for m in plan.create if m["metadata"]["name"] == "j-rdzv")
+    assert "nodeSelector" not in rdzv["spec"]  # the store needs no accelerator node

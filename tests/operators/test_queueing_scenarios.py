@@ -20,6 +20,14 @@ def scheduling_kinds(emulator):
     emulator.call(
         emulator.emulator.add_kind, kube_emulator.Kind("scheduling.volcano.sh", "v1beta1", "podgroups", "PodGroup")
     )
+    flavors = kube_emulator.Kind(*WORKLOAD[:2], "resourceflavors", "ResourceFlavor", namespaced=False)
+    emulator.call(emulator.emulator.add_kind, flavors)
+
+
+def _create_flavor(cluster, name, labels):
+    body = {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "ResourceFlavor", "metadata": {"name": name}}
+    body["spec"] = {"nodeLabels": labels}
+    cluster.custom.create_cluster_custom_object(*WORKLOAD[:2], "resourceflavors", body)
 
 
 def _workload(cluster, name):
@@ -41,7 +49,10 @@ def _kueue_sets(cluster, name, conditions, admitted):
             }
             for t, s in conditions.items()
         ],
-        "admission": {"clusterQueue": "cluster-queue", "podSetAssignments": [{"name": "workers", "count": 2}]}
+        "admission": {
+            "clusterQueue": "cluster-queue",
+            "podSetAssignments": [{"name": "workers", "count": 2, "flavors": {"cpu": "spot", "memory": "spot"}}],
+        }
         if admitted
         else None,
     }
@@ -76,8 +87,11 @@ def test_queued_job_runs_only_while_admitted_and_stops_with_a_checkpoint_when_ev
     assert cluster.pods("kappa") == [] and cluster.pods("kappa", "rendezvous") == []
     assert _suspended_reason(cluster, "kappa") == ("Suspended", "WaitingForAdmission")
 
+    _create_flavor(cluster, "spot", {"example.com/capacity": "spot"})
     _kueue_sets(cluster, "kappa", {"QuotaReserved": "True", "Admitted": "True"}, admitted=True)
     wait_for(lambda: len(cluster.pods("kappa")) == 2, what="workers once admitted")
+    for pod in cluster.pods("kappa"):  # on the nodes of the flavor whose quota they were given
+        assert pod["spec"]["nodeSelector"] == {"example.com/capacity": "spot"}
     cluster.run_all("kappa")
     wait_for(lambda: cluster.status("kappa").get("phase") == "Running", what="Running")
 
