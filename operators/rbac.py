@@ -35,6 +35,7 @@ SCHEDULING_PERMISSIONS: list[Permission] = [
     ("kueue.x-k8s.io", "workloads/status", ("get", "patch", "update")),
     ("scheduling.volcano.sh", "podgroups", ("get", "list", "watch", "create")),
     ("scheduling.x-k8s.io", "podgroups", ("get", "list", "watch", "create")),
+    ("kueue.x-k8s.io", "resourceflavors", ("get",)),  # cluster-scoped: the admitted flavors' node labels
 ]
 
 REQUIRED_PERMISSIONS: list[Permission] = [

@@ -15,6 +15,7 @@ CLUSTER_SCOPED = {
     ("", "namespaces"),
     ("", "nodes"),
     ("kopf.dev", "clusterkopfpeerings"),
+    ("kueue.x-k8s.io", "resourceflavors"),
 }
 
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)

@@ -43,4 +43,8 @@ namespaced install (Role only) runs without them.
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
+{{- /* spec.scheduling.queue: the node labels of the Kueue flavors a job was admitted onto */}}
+- apiGroups: ["kueue.x-k8s.io"]
+  resources: ["resourceflavors"]
+  verbs: ["get"]
 {{- end }}
