@@ -35,11 +35,11 @@ import kube_emulator  # noqa: E402
 import kubernetes  # noqa: E402
 import node_emulator  # noqa: E402
 import pytest  # noqa: E402
+from emulated_cluster import NS, EmulatedCluster  # noqa: E402
+from polling import wait_until  # noqa: E402
 
 from seer.platform.crd import build_crd  # noqa: E402
-from seer.platform.spec import SeerJob  # noqa: E402
 
-NS = "default"
 OPERATOR_ARGS = ["run", "--all-namespaces", "--standalone", "-m", "seer.operators.handlers"]
 REPO = Path(__file__).resolve().parents[2]
 for _noisy in ("aiohttp.access", "kopf"):  # every request and every timer run, otherwise
@@ -51,7 +51,7 @@ PASSED_ENV = ("PYTHONPATH", "TORCH_CPP_LOG_LEVEL", "TORCH_DISTRIBUTED_DEBUG")
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "condition", poll: float = 0.2):
-    return node_emulator.wait_until(predicate, timeout, what, poll)
+    return wait_until(predicate, timeout, what, poll)
 
 
 # ------------------------------------------------------------------- job spec
@@ -208,36 +208,18 @@ def report(scenario: str, recovery_s: float, steps_lost: int, interval: int, rec
 # ------------------------------------------------------- the emulated cluster
 
 
-class Cluster:
+class Cluster(EmulatedCluster):
     """The emulated cluster: API emulator + operator + nodes."""
 
     def __init__(self, emulator, api: kubernetes.client.ApiClient, nodes: node_emulator.NodeEmulator) -> None:
-        self.emulator = emulator
-        self.core = kubernetes.client.CoreV1Api(api)
-        self.custom = kubernetes.client.CustomObjectsApi(api)
+        super().__init__(emulator, api)
         self.nodes = nodes
 
     def submit(self, name: str, spec: dict[str, Any]) -> None:
-        doc = SeerJob.model_validate({"metadata": {"name": name, "namespace": NS}, "spec": spec}).to_document()
-        self.custom.create_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", doc)
+        self.create_job(name, spec)
 
     def patch_spec(self, name: str, spec: dict[str, Any]) -> None:
         self.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", name, {"spec": spec})
-
-    def status(self, name: str) -> dict[str, Any]:
-        job = next((j for j in self.emulator.objects("seer.dev", "seerjobs", NS) if j["metadata"]["name"] == name), {})
-        return job.get("status") or {}
-
-    def pods(self, job: str, role: str = "worker") -> list[dict[str, Any]]:
-        return sorted(
-            (
-                p
-                for p in self.emulator.objects("", "pods", NS)
-                if p["metadata"]["labels"].get("seer.dev/job-name") == job
-                and p["metadata"]["labels"].get("seer.dev/role") == role
-            ),
-            key=lambda p: p["metadata"]["name"],
-        )
 
     def events(self, job: str) -> list[dict[str, Any]]:
         return [e for e in self.emulator.objects("", "events", NS) if e.get("involvedObject", {}).get("name") == job]

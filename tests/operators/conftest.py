@@ -17,12 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))  # unti
 import kopf.testing  # noqa: E402
 import kube_emulator  # noqa: E402
 import kubernetes  # noqa: E402
+from emulated_cluster import NS, EmulatedCluster  # noqa: E402
 from polling import wait_until  # noqa: E402
 
 from seer.platform.crd import build_crd  # noqa: E402
-from seer.platform.spec import SeerJob  # noqa: E402
-
-NS = "default"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -47,43 +45,11 @@ def node_lost_status(at: str) -> dict[str, Any]:
     }
 
 
-class Cluster:
+class Cluster(EmulatedCluster):
     """Test-side view of the emulated cluster: submit jobs, read state, act as kubelet."""
 
-    def __init__(self, emulator: kube_emulator.RunningEmulator, api: kubernetes.client.ApiClient) -> None:
-        self.emulator = emulator
-        self.core = kubernetes.client.CoreV1Api(api)
-        self.custom = kubernetes.client.CustomObjectsApi(api)
-
     def submit(self, name: str, **spec: Any) -> dict[str, Any]:
-        doc = SeerJob.model_validate({"metadata": {"name": name, "namespace": NS}, "spec": spec}).to_document()
-        return self.custom.create_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", doc)
-
-    def job(self, name: str) -> dict[str, Any] | None:
-        return next(
-            (j for j in self.emulator.objects("seer.dev", "seerjobs", NS) if j["metadata"]["name"] == name), None
-        )
-
-    def status(self, name: str) -> dict[str, Any]:
-        return (self.job(name) or {}).get("status") or {}
-
-    def pods(self, job: str, role: str = "worker") -> list[dict[str, Any]]:
-        return sorted(
-            (
-                p
-                for p in self.emulator.objects("", "pods", NS)
-                if p["metadata"]["labels"].get("seer.dev/job-name") == job
-                and p["metadata"]["labels"].get("seer.dev/role") == role
-            ),
-            key=lambda p: p["metadata"]["name"],
-        )
-
-    def services(self, job: str) -> list[dict[str, Any]]:
-        return [
-            s
-            for s in self.emulator.objects("", "services", NS)
-            if s["metadata"]["labels"].get("seer.dev/job-name") == job
-        ]
+        return self.create_job(name, spec)
 
     # ---- the kubelet's part
     def set_pod_status(self, name: str, status: dict[str, Any]) -> None:
