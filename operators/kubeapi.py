@@ -63,6 +63,10 @@ class KubeApi:
         """Create a Pod, Service, Workload or PodGroup; False when it already exists."""
         return self.client.create_child(manifest)
 
+    def delete_custom(self, namespace: str, api_version: str, kind: str, name: str) -> bool:
+        """Delete a Workload or PodGroup the operator made; False when already gone."""
+        return self.client.delete_child(namespace, api_version, kind, name)
+
     def get_resource_flavor(self, name: str) -> dict[str, Any] | None:
         return self.client.get_cluster_custom(KUEUE_GROUP, KUEUE_VERSION, RESOURCE_FLAVORS, name)
 

@@ -32,7 +32,7 @@ from seer.operators.children import (
     worker_pod,
 )
 from seer.operators.failures import classify_pod_failure, failure_time
-from seer.operators.gang import pod_group, pod_group_name, uses_gang
+from seer.operators.gang import pod_group, uses_gang
 from seer.operators.queueing import (
     Admission,
     admission,
@@ -72,9 +72,10 @@ class Observed:
 
 @dataclass(frozen=True)
 class Deletion:
-    kind: str  # "Pod"
+    kind: str  # "Pod", or "Workload" / "PodGroup" (with their api_version)
     name: str
     grace_seconds: int | None = None  # None: the object's own default
+    api_version: str = "v1"
 
 
 @dataclass(frozen=True)
@@ -336,28 +337,95 @@ def desired_children(
 
     With ``scheduling.queue`` no pod runs unless Kueue admitted the job's Workload; an
     evicted job is stopped exactly like a suspended one (final checkpoint), see ``queueing``."""
-    gate = admission(job, observed.workloads) if uses_queue(job) else None
+    wanted = _scheduling_manifests(job, uid)
+    stale = _stale(observed, wanted)
+    current = tuple(w for w in observed.workloads if w not in stale)
+    gate = admission(job, current) if uses_queue(job) else None
+    if gate is not None and any(o in observed.workloads for o in stale):
+        gate = Admission(
+            False, "WaitingForAdmission", f"{_STALE_MESSAGE}; replacing Workload {workload_name(job.name)}"
+        )
     plan = _decide(job, uid, generation, prev, observed, now, gate)
-    return _scheduling_objects(job, uid, observed, plan, now)
+    return _scheduling_objects(job, observed, current, wanted, stale, plan, now)
 
 
-def _scheduling_objects(job: SeerJob, uid: str, observed: Observed, plan: Plan, now: datetime) -> Plan:
-    """Add the Workload and the PodGroup (created first: before any pod), the Workload's status,
-    and put new workers on the flavors Kueue admitted them onto."""
+#: Why a Workload or PodGroup is replaced (its podSets are immutable in Kueue; minMember follows nodes.min).
+_STALE_MESSAGE = "the job's queue, nodes or resources changed while it was suspended"
+
+
+def _scheduling_manifests(job: SeerJob, uid: str) -> dict[str, dict[str, Any]]:
+    """The Workload and PodGroup the job should have, by kind (only those it uses)."""
+    if not (uses_queue(job) or uses_gang(job)):
+        return {}
+    template = worker_pod(job, uid, 0, 0)
+    labels = {k: v for k, v in _labels(template).items() if k not in (LABEL_SLOT, LABEL_RESTART, LABEL_ROLE)}
+    owner = template["metadata"]["ownerReferences"][0]
+    out = {}
+    if uses_gang(job):
+        out["PodGroup"] = pod_group(job, owner, labels, template["spec"]["containers"][0]["resources"]["requests"])
+    if uses_queue(job):
+        out["Workload"] = workload(job, owner, labels, template)
+    return out
+
+
+def _essence(obj: dict[str, Any]) -> Any:
+    """What decides whether an existing Workload/PodGroup still fits (fields Kueue or a webhook
+    may default or add are left out)."""
+    spec = obj.get("spec") or {}
+    if "podSets" in spec:
+        sets = [
+            (
+                s.get("name"),
+                s.get("count"),
+                s.get("minCount"),
+                [
+                    ((c.get("resources") or {}).get("requests"))
+                    for c in ((s.get("template") or {}).get("spec") or {}).get("containers") or []
+                ],
+            )
+            for s in spec.get("podSets") or []
+        ]
+        return spec.get("queueName"), sets
+    return spec.get("minMember"), spec.get("minResources")
+
+
+def _stale(observed: Observed, wanted: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Existing Workloads/PodGroups that no longer fit the spec, once no pod of the job is left
+    (the spec only changes while suspended; with pods still stopping, wait for them)."""
+    if observed.pods:
+        return []
+    out = []
+    for obj in observed.workloads + observed.pod_groups:
+        want = next((w for w in wanted.values() if _meta(w).get("name") == _meta(obj).get("name")), None)
+        if want is not None and obj.get("kind", want["kind"]) == want["kind"] and _essence(obj) != _essence(want):
+            out.append(obj)
+    return out
+
+
+def _scheduling_objects(
+    job: SeerJob,
+    observed: Observed,
+    workloads: tuple[dict[str, Any], ...],
+    wanted: dict[str, dict[str, Any]],
+    stale: list[dict[str, Any]],
+    plan: Plan,
+    now: datetime,
+) -> Plan:
+    """Add the Workload and the PodGroup (created first: before any pod; a stale one is deleted
+    and made again next round), the Workload's status, and put new workers on the flavors Kueue
+    admitted them onto."""
     terminal = Phase(plan.status.phase).terminal
     first: list[dict[str, Any]] = []
-    if not terminal and (uses_queue(job) or uses_gang(job)):
+    if not terminal:
         names = {_meta(o).get("name") for o in observed.workloads + observed.pod_groups}
-        template = worker_pod(job, uid, 0, 0)
-        labels = {k: v for k, v in _labels(template).items() if k not in (LABEL_SLOT, LABEL_RESTART, LABEL_ROLE)}
-        owner = template["metadata"]["ownerReferences"][0]
-        if uses_gang(job) and pod_group_name(job.name) not in names:
-            requests = template["spec"]["containers"][0]["resources"]["requests"]
-            first.append(pod_group(job, owner, labels, requests))
-        if uses_queue(job) and workload_name(job.name) not in names:
-            first.append(workload(job, owner, labels, template))
+        first = [m for m in wanted.values() if _meta(m)["name"] not in names]
+    removed = tuple(
+        Deletion(o.get("kind") or "", _meta(o)["name"], api_version=o.get("apiVersion") or "")
+        for o in stale
+        if not _meta(o).get("deletionTimestamp")
+    )
     update = (
-        status_update(job, observed.workloads, terminal=terminal, pods_left=len(observed.pods), now=now)
+        status_update(job, workloads, terminal=terminal, pods_left=len(observed.pods), now=now)
         if uses_queue(job)
         else None
     )
@@ -365,11 +433,11 @@ def _scheduling_objects(job: SeerJob, uid: str, observed: Observed, plan: Plan, 
         place_on_flavors(m, observed.flavors) if m["kind"] == "Pod" and _labels(m).get(LABEL_ROLE) == ROLE_WORKER else m
         for m in plan.create
     )
-    if not first and update is None and create == plan.create:
+    if not first and not removed and update is None and create == plan.create:
         return plan
     return Plan(
         (*first, *create),
-        plan.delete,
+        (*plan.delete, *removed),
         plan.status,
         plan.events,
         plan.restart_causes,

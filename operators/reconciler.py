@@ -106,7 +106,10 @@ class Reconciler:
         for manifest in plan.create:
             self.api.create(manifest)
         for deletion in plan.delete:
-            self.api.delete_pod(namespace, deletion.name, deletion.grace_seconds)
+            if deletion.kind == "Pod":
+                self.api.delete_pod(namespace, deletion.name, deletion.grace_seconds)
+            else:  # a stale Workload or PodGroup (planning._stale)
+                self.api.delete_custom(namespace, deletion.api_version, deletion.kind, deletion.name)
         if plan.workload_status is not None:
             self.api.patch_workload_status(namespace, workload_name(name), plan.workload_status)
         status = plan.status

@@ -225,6 +225,19 @@ class KubeClient:
             raise
         return True
 
+    def delete_child(self, namespace: str, api_version: str, kind: str, name: str) -> bool:
+        """Delete a custom child (``CUSTOM_CHILDREN``: Workload, PodGroup); False when already gone."""
+        group, version = api_version.split("/")
+        try:
+            self.custom.delete_namespaced_custom_object(
+                group, version, namespace, CUSTOM_CHILDREN[kind], name, _preload_content=False
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
     def delete_pod(self, namespace: str, name: str, grace_seconds: int | None) -> bool:
         body = kubernetes.client.V1DeleteOptions(grace_period_seconds=grace_seconds, propagation_policy="Background")
         try:

@@ -34,11 +34,13 @@ def running(pod):
     return pod
 
 
-def workload(conditions=(), active=True, admission=True):
+def workload(conditions=(), active=True, admission=True, of=None):
+    """The Workload the operator made for ``of`` (default: ``job(queue="q")``), with Kueue's status."""
+    made = desired_children(of or job(queue="q"), UID, 1, SeerJobStatus(), Observed(), NOW).create[0]
     status = {"conditions": [{"type": t, "status": s, "reason": t, "message": f"{t} {s}"} for t, s in conditions]}
     if admission and ("Admitted", "True") in conditions:
         status["admission"] = {"clusterQueue": "cq"}
-    return {"metadata": {"name": "j"}, "spec": {"active": active}, "status": status}
+    return {**made, "spec": {**made["spec"], "active": active}, "status": status}
 
 
 ADMITTED = workload([("QuotaReserved", "True"), ("Admitted", "True")])
@@ -229,3 +231,29 @@ def test_workers_land_on_the_flavor_kueue_admitted_them_onto():
         assert {"key": "spot", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]
     rdzv = next(m for m in plan.create if m["metadata"]["name"] == "j-rdzv")
     assert "nodeSelector" not in rdzv["spec"]  # the store needs no accelerator node
+
+
+def test_a_workload_that_no_longer_fits_is_replaced_once_no_pod_is_left():
+    """nodes changed while suspended: Kueue's podSets are immutable, so the old Workload (and
+    its admission for 3 nodes) must not let 4 workers run."""
+    old = workload([("QuotaReserved", "True"), ("Admitted", "True")])
+    bigger = job(nodes=(4, 4), queue="q")
+    plan = decide(bigger, workloads=(old,))
+    assert plan.create == () and [(d.kind, d.name, d.api_version) for d in plan.delete] == [
+        ("Workload", "j", "kueue.x-k8s.io/v1beta1")
+    ]
+    assert plan.status.condition("Suspended").reason == "WaitingForAdmission"
+    (pod_set,) = decide(bigger).create[0]["spec"]["podSets"]  # next round: the Workload made anew
+    assert pod_set["count"] == 4
+    j = job(queue="q")
+    suspended = bigger.model_copy(update={"spec": bigger.spec.model_copy(update={"suspend": True})})
+    stopping = decide(suspended, all_pods(j), (old,), SeerJobStatus(phase=Phase.running))
+    assert len(stopping.delete) == 4 and {d.kind for d in stopping.delete} == {"Pod"}  # the Workload waits for them
+
+
+def test_a_pod_group_follows_nodes_min():
+    old = decide(job(gang="volcano")).create[0]
+    plan = decide(job(nodes=(3, 3), gang="volcano"), groups=(old,))
+    assert [(d.kind, d.api_version) for d in plan.delete] == [("PodGroup", "scheduling.volcano.sh/v1beta1")]
+    assert "PodGroup" not in kinds(plan)  # made again once the old one is gone
+    assert decide(job(gang="volcano"), groups=(old,)).delete == ()

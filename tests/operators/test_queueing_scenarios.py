@@ -145,3 +145,18 @@ def test_gang_job_gets_a_pod_group_and_its_workers_join_it(cluster, scheduling_k
         assert pod["spec"]["schedulerName"] == "volcano"
         assert pod["metadata"]["annotations"]["scheduling.k8s.io/group-name"] == "lamda-workers"
     assert "schedulerName" not in cluster.pods("lamda", "rendezvous")[0]["spec"]
+
+
+def test_a_queued_job_resized_while_suspended_gets_a_new_workload(cluster, scheduling_kinds, operator):
+    cluster.submit("mu", resources={"nodes": {"min": 2, "max": 2}}, scheduling={"queue": "team-a"})
+    first = wait_for(lambda: _workload(cluster, "mu"), what="the Workload")
+    assert first["spec"]["podSets"][0]["count"] == 2
+    patch = {"spec": {"resources": {"nodes": {"min": 3, "max": 3}}}}  # nothing runs: not admitted yet
+    cluster.custom.patch_namespaced_custom_object("seer.dev", "v1alpha1", NS, "seerjobs", "mu", patch)
+    second = wait_for(
+        lambda: (w := _workload(cluster, "mu")) and w["metadata"]["uid"] != first["metadata"]["uid"] and w,
+        what="a new Workload",
+    )
+    assert second["spec"]["podSets"][0]["count"] == 3
+    next_full_round("mu")
+    assert cluster.pods("mu") == [] and _workload(cluster, "mu")["metadata"]["uid"] == second["metadata"]["uid"]
