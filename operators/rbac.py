@@ -28,13 +28,14 @@ Permission = tuple[str, str, tuple[str, ...]]
 
 #: ``spec.scheduling`` (``seer.operators.queueing``, ``seer.operators.gang``): the Kueue Workload the
 #: operator creates, lists and whose status it writes (Finished; the quota given back after an
-#: eviction), and the gang PodGroups it creates and lists. Harmless where Kueue or a gang scheduler
+#: eviction), and the gang PodGroups it creates and lists; both are deleted and made again when
+#: the job changed while suspended (``planning._stale``). Harmless where Kueue or a gang scheduler
 #: is not installed: only jobs that ask for them make these calls.
 SCHEDULING_PERMISSIONS: list[Permission] = [
-    ("kueue.x-k8s.io", "workloads", ("get", "list", "watch", "create", "update", "patch")),
+    ("kueue.x-k8s.io", "workloads", ("get", "list", "watch", "create", "update", "patch", "delete")),
     ("kueue.x-k8s.io", "workloads/status", ("get", "patch", "update")),
-    ("scheduling.volcano.sh", "podgroups", ("get", "list", "watch", "create")),
-    ("scheduling.x-k8s.io", "podgroups", ("get", "list", "watch", "create")),
+    ("scheduling.volcano.sh", "podgroups", ("get", "list", "watch", "create", "delete")),
+    ("scheduling.x-k8s.io", "podgroups", ("get", "list", "watch", "create", "delete")),
     ("kueue.x-k8s.io", "resourceflavors", ("get",)),  # cluster-scoped: the admitted flavors' node labels
 ]
 

@@ -25,13 +25,13 @@ install (rbac.namespaced) grants only the namespaced rules in a Role.
 {{- /* spec.scheduling: Kueue's Workload (queue) and the gang schedulers' PodGroups (docs/operator.md) */}}
 - apiGroups: ["kueue.x-k8s.io"]
   resources: ["workloads"]
-  verbs: ["create", "get", "list", "patch", "update", "watch"]
+  verbs: ["create", "delete", "get", "list", "patch", "update", "watch"]
 - apiGroups: ["kueue.x-k8s.io"]
   resources: ["workloads/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: ["scheduling.volcano.sh", "scheduling.x-k8s.io"]
   resources: ["podgroups"]
-  verbs: ["create", "get", "list", "watch"]
+  verbs: ["create", "delete", "get", "list", "watch"]
 {{- end }}
 
 {{/*
