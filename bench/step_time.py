@@ -39,7 +39,7 @@ from torch.distributed.device_mesh import init_device_mesh
 from seer.trainer.models import build_trunk
 from seer.trainer.optim import LARS, param_groups
 from seer.trainer.parallel import parallelize
-from seer.trainer.swav import SwAVHead, SwAVModel, SwAVObjective, drop_frozen_prototype_grads_
+from seer.trainer.swav import SwAVHead, SwAVModel, SwAVObjective, drop_frozen_prototype_grads_, sinkhorn_reference
 
 NUM_CROPS, ASSIGN, TEMPERATURE, EPSILON, SINKHORN_ITERS = 6, (0, 1), 0.1, 0.05, 3
 
@@ -81,19 +81,9 @@ def _interleaved_medians(steps: dict[str, Callable[[int], float]], n: int) -> tu
 # ------------------------------------------------------------------ the reference
 
 
-@torch.no_grad()
 def _plain_sinkhorn(out: torch.Tensor) -> torch.Tensor:
-    """SwAV's ``distributed_sinkhorn`` for one process, as published."""
-    q = torch.exp(out / EPSILON).t()  # K x B
-    b, k = q.shape[1], q.shape[0]
-    q /= torch.sum(q)
-    for _ in range(SINKHORN_ITERS):
-        q /= torch.sum(q, dim=1, keepdim=True)
-        q /= k
-        q /= torch.sum(q, dim=0, keepdim=True)
-        q /= b
-    q *= b
-    return q.t()
+    """SwAV's ``distributed_sinkhorn`` for one process, as published (the trainer's verbatim copy)."""
+    return sinkhorn_reference(out, epsilon=EPSILON, iterations=SINKHORN_ITERS)
 
 
 def reference_step_fn(variant: str, batch: int) -> Callable[[int], float]:
