@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from seer.platform.loading import SpecError, load_job, parse_job
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+from hostile_job_files import write_deep, write_fifty_megabytes  # noqa: E402
+
+from seer.platform.loading import SpecError, load_job, parse_job  # noqa: E402
 
 VALID = "metadata: {name: demo}\nspec:\n  data: {batchSize: 8}\n  optim: {epochs: 2}\n"
 
@@ -59,14 +64,8 @@ def main() -> None:
         root = Path(tmp)
         valid = root / "valid.yaml"
         valid.write_text(VALID)
-        huge = root / "huge.yaml"
-        with huge.open("w") as f:
-            f.write("metadata: {name: demo}\nspec:\n  data:\n")
-            chunk = "".join(f"    key{i}: {i}\n" for i in range(10_000))
-            while f.tell() < 50_000_000:
-                f.write(chunk)
-        deep = root / "deep.yaml"
-        deep.write_text("metadata: {name: demo}\nspec: " + "[" * 200_000 + "]" * 200_000 + "\n")
+        huge = write_fifty_megabytes(root / "huge.yaml")
+        deep = write_deep(root / "deep.yaml")
         dup = root / "dup.yaml"
         dup.write_text(VALID + "  data: {batchSize: 9}\n")
 

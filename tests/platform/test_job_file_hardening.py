@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import seerctl_runner
+from hostile_job_files import write_deep, write_fifty_megabytes
 
 from seer.platform.loading import MAX_DEPTH, MAX_FILE_BYTES, MAX_PROBLEMS_SHOWN, SpecError, load_job, parse_job
 
@@ -150,19 +151,11 @@ def run_seerctl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _fifty_megabytes(tmp_path: Path) -> str:
-    path = tmp_path / "huge.yaml"
-    with path.open("w") as f:
-        f.write("metadata: {name: demo}\nspec:\n  data:\n")
-        chunk = "".join(f"    key{i}: {i}\n" for i in range(10_000))
-        while f.tell() < 50_000_000:
-            f.write(chunk)
-    return str(path)
+    return str(write_fifty_megabytes(tmp_path / "huge.yaml"))
 
 
 def _deep(tmp_path: Path) -> str:
-    path = tmp_path / "deep.yaml"
-    path.write_text("metadata: {name: demo}\nspec: " + "[" * 200_000 + "]" * 200_000 + "\n")
-    return str(path)
+    return str(write_deep(tmp_path / "deep.yaml"))
 
 
 def _many_keys(tmp_path: Path) -> str:
