@@ -148,15 +148,19 @@ def main() -> int:
         state = read_state(run)
         backoff = yaml.safe_load(job_file.read_text())["spec"]["restart"]["backoffSeconds"]
         print(
-            f"job {name}: rank 1 SIGKILLed at step ~{killed_step}; resumed from checkpoint step {start['resumed_from']} "
-            f"({killed_step - start['resumed_from']} steps redone); restarts {state.get('restarts')}, reason {state.get('restart_reasons')}"
+            f"job {name}: rank 1 SIGKILLed at step ~{killed_step}; "
+            f"resumed from checkpoint step {start['resumed_from']} "
+            f"({killed_step - start['resumed_from']} steps redone); "
+            f"restarts {state.get('restarts')}, reason {state.get('restart_reasons')}"
         )
         print(f"  detect  (kill -> restart decided)             {t_detect - t_kill:6.2f} s")
         print(
-            f"  restart (-> workers up, checkpoint loaded)    {start['time'] - t_kill:6.2f} s  (includes backoff {backoff} s)"
+            f"  restart (-> workers up, checkpoint loaded)    {start['time'] - t_kill:6.2f} s"
+            f"  (includes backoff {backoff} s)"
         )
         print(
-            f"  first   (-> first step after resume done)     {first['time'] - t_kill:6.2f} s   <- recovery time (aim <= 30 s)"
+            f"  first   (-> first step after resume done)     {first['time'] - t_kill:6.2f} s"
+            "   <- recovery time (aim <= 30 s)"
         )
         print(f"  ratio to aim: {(first['time'] - t_kill) / 30.0:.2f}")
     return 0

@@ -136,7 +136,9 @@ def build_crd() -> dict[str, Any]:
     status_schema["properties"]["conditions"]["x-kubernetes-list-map-keys"] = ["type"]
     root = {
         "type": "object",
-        "description": "A Seer training job: self-supervised RegNet + SwAV pretraining on elastic, self-healing workers.",
+        "description": (
+            "A Seer training job: self-supervised RegNet + SwAV pretraining on elastic, self-healing workers."
+        ),
         "properties": {
             "apiVersion": {"type": "string", "description": f"Always {API_GROUP}/{API_VERSION}."},
             "kind": {"type": "string", "description": f"Always {KIND}."},

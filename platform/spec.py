@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from seer.platform.pod_template import PodTemplate
 from seer.platform.spec_types import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
@@ -39,7 +40,6 @@ from seer.platform.spec_types import (
     StorageUrl,
     reject_loose_number,
 )
-from seer.platform.pod_template import PodTemplate
 from seer.platform.variants import VARIANTS, RegNetDesign
 
 API_GROUP = "seer.dev"
@@ -260,7 +260,8 @@ class QueueSpec(_Section):
 
     length: int = Field(
         default=0,
-        description="Rows of stored embeddings across all ranks (0 disables the queue; SwAV used 3840 for small batches). Must be at least one global batch.",
+        description="Rows of stored embeddings across all ranks (0 disables the queue; SwAV used 3840 for small "
+        "batches). Must be at least one global batch.",
         ge=0,
         le=1_000_000,
     )
@@ -382,7 +383,8 @@ class DataSpec(_Section):
 
     sources: list[StorageUrl] = Field(
         default=["./data/images"],
-        description="fsspec URLs (local path, file://, s3://, gs://) of a prefix of image files or of WebDataset .tar shards.",
+        description="fsspec URLs (local path, file://, s3://, gs://) of a prefix of image files or of WebDataset "
+        ".tar shards.",
         min_length=1,
         max_length=10_000,
     )
@@ -430,7 +432,8 @@ class CheckpointSpec(_Section):
 
     url: StorageUrl | None = Field(
         default=None,
-        description="fsspec URL of the checkpoint directory (s3://, gs://, file://, path). Default: `checkpoints/` in the local run directory; required on Kubernetes.",
+        description="fsspec URL of the checkpoint directory (s3://, gs://, file://, path). Default: `checkpoints/` "
+        "in the local run directory; required on Kubernetes.",
     )
     interval_steps: int | None = Field(
         default=500, description="Save every this many steps (null: only by time).", ge=1, le=100_000_000
@@ -547,7 +550,8 @@ class ResourcesSpec(_Section):
     )
     image: Annotated[str, IMAGE_REFERENCE] | None = Field(
         default=None,
-        description=f"Container image of the workers (default: the operator's configured image, {DEFAULT_IMAGE} unless the chart overrides it).",
+        description="Container image of the workers (default: the operator's configured image, "
+        f"{DEFAULT_IMAGE} unless the chart overrides it).",
         min_length=1,
     )
 

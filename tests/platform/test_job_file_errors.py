@@ -104,14 +104,18 @@ def test_min_nodes_above_max_is_contradictory():
 
 
 def test_queue_shorter_than_global_batch_is_contradictory():
-    text = "metadata: {name: demo}\nspec:\n  data: {batchSize: 64}\n  resources: {procsPerNode: 2, nodes: {min: 1, max: 4}}\n  swav: {queue: {length: 256}}\n"
+    text = (
+        "metadata: {name: demo}\nspec:\n  data: {batchSize: 64}\n"
+        "  resources: {procsPerNode: 2, nodes: {min: 1, max: 4}}\n  swav: {queue: {length: 256}}\n"
+    )
     p = only_problem(text)
     assert "queue.length=256" in p.message and "512" in p.message
 
 
 def test_crop_counts_not_matching_crop_sizes():
     p = only_problem(
-        "metadata: {name: demo}\nspec:\n  swav:\n    crops: {sizes: [224, 96], counts: [2], minScale: [0.14, 0.05], maxScale: [1, 0.14]}\n"
+        "metadata: {name: demo}\nspec:\n  swav:\n"
+        "    crops: {sizes: [224, 96], counts: [2], minScale: [0.14, 0.05], maxScale: [1, 0.14]}\n"
     )
     assert p.path == "spec.swav.crops"
     assert "`counts` has 1 entries but `sizes` has 2" in p.message
@@ -123,7 +127,10 @@ def test_assignment_crop_that_does_not_exist():
 
 
 def test_variant_and_design_together_are_contradictory():
-    text = "metadata: {name: demo}\nspec:\n  model:\n    variant: regnety_400mf\n    design: {depth: 4, w0: 16, wa: 8, wm: 2, groupWidth: 8}\n"
+    text = (
+        "metadata: {name: demo}\nspec:\n  model:\n    variant: regnety_400mf\n"
+        "    design: {depth: 4, w0: 16, wa: 8, wm: 2, groupWidth: 8}\n"
+    )
     assert "either `variant` or `design`" in only_problem(text).message
 
 

@@ -67,13 +67,13 @@ def test_submit_describe_list_logs_cancel_against_the_operator(emulator):
     ):
         app_id = scheduler.submit(_app(), {})
         assert app_id == "team-a:sched"
-        pods = _wait(
-            lambda: [
-                p
-                for p in emulator.objects("", "pods", "team-a")
-                if p["metadata"]["labels"]["seer.dev/role"] == "worker"
-            ]
-        )
+
+        def workers() -> list[dict]:
+            pods = emulator.objects("", "pods", "team-a")
+            return [p for p in pods if p["metadata"]["labels"]["seer.dev/role"] == "worker"]
+
+        # Both workers (nodes.max = 2): the operator may create them in two reconcile rounds.
+        pods = _wait(lambda: found if len(found := workers()) >= 2 else None)
         assert _wait(
             lambda: (scheduler.describe(app_id) or None) and scheduler.describe(app_id).state == AppState.PENDING
         )
