@@ -77,7 +77,9 @@ STATE = _State()
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.peering.standalone = True  # one replica (leader election is the chart's Deployment strategy)
+    # No kopf peering: replicas of one Deployment have equal priorities, and kopf then pauses them all.
+    # One operator acts at a time by holding a Lease before kopf starts (seer.operators.leader).
+    settings.peering.standalone = True
     settings.scanning.disabled = True  # no CRD/namespace watching: least privilege
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(

@@ -15,6 +15,9 @@ Why each entry:
 - customresourcedefinitions: kopf's start-up resource discovery lists them; watching
   is disabled (``settings.scanning.disabled``) and peering is off (standalone), so
   no namespaces or kopf peering resources are needed.
+- leases (:data:`LEADER_ELECTION_PERMISSIONS`, separate): the leader election Lease
+  (``seer.operators.leader``), in the operator's own namespace only: the chart grants it
+  with a Role there, never cluster-wide.
 The operator does not read pod logs or Secrets (workers reference the Secret by
 ``secretKeyRef``; the kubelet resolves it).
 """
@@ -48,4 +51,10 @@ REQUIRED_PERMISSIONS: list[Permission] = [
     ("events.k8s.io", "events", ("create",)),
     ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
     *SCHEDULING_PERMISSIONS,
+]
+
+#: The leader election Lease (``seer.operators.leader``): read it, create it once, take or renew it
+#: (compare-and-swap ``update``). Granted by a Role in the operator's namespace, not with the rest.
+LEADER_ELECTION_PERMISSIONS: list[Permission] = [
+    ("coordination.k8s.io", "leases", ("get", "create", "update")),
 ]

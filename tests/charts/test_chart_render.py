@@ -31,6 +31,11 @@ def _container(objs):
     return one(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
 
 
+def _operator_roles(objs, kind):
+    """Roles/RoleBindings of the operator's API calls (not the leader election Lease's)."""
+    return [o for o in find(objs, kind) if not o["metadata"]["name"].endswith("-leader-election")]
+
+
 def _env(container) -> dict[str, str]:
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
@@ -53,7 +58,10 @@ def test_each_template_file_renders_at_most_one_labelled_object(chart, name, val
 
 def test_default_install_is_the_operator_and_its_cluster_rbac_without_monitoring(render):
     kinds = sorted(o["kind"] for o in render({}))
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"]
+    # The Role is the leader election Lease's, in the release namespace (test_chart_rbac.py).
+    assert [r["metadata"]["name"] for r in find(render({}), "Role")] == ["seer-operator-leader-election"]
 
 
 def test_the_crd_ships_in_the_crds_folder():
@@ -80,7 +88,7 @@ def test_operator_pod_is_non_root_read_only_without_capabilities_and_requests_re
 def test_operator_runs_the_operator_main_with_metrics_and_liveness_ports(render):
     container = _container(render({"operator": {"metrics": {"port": 9090}, "health": {"port": 9091}}}))
     assert container["command"] == ["python", "-m", "seer.operators.main"]
-    assert container["args"] == ["--metrics-port=9090", "--liveness=http://0.0.0.0:9091/healthz"]
+    assert container["args"][:2] == ["--metrics-port=9090", "--liveness=http://0.0.0.0:9091/healthz"]
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": 9090, "health": 9091}
 
 
@@ -110,7 +118,7 @@ def test_operator_watches_all_namespaces_with_cluster_rbac_by_default(render):
     objs = render({})
     args = _container(objs)["args"]
     assert not [a for a in args if a.startswith("--namespace")]  # none: all namespaces
-    assert not find(objs, "Role") and not find(objs, "RoleBinding")
+    assert not _operator_roles(objs, "Role") and not _operator_roles(objs, "RoleBinding")
 
 
 def test_namespaced_install_uses_a_role_and_watches_only_its_namespace(render):
@@ -118,7 +126,7 @@ def test_namespaced_install_uses_a_role_and_watches_only_its_namespace(render):
     args = _container(objs)["args"]
     assert [a for a in args if a.startswith("--namespace")] == ["--namespace=ml-team"]
     assert not find(objs, "ClusterRole") and not find(objs, "ClusterRoleBinding")
-    role, binding = one(objs, "Role"), one(objs, "RoleBinding")
+    role, binding = one(_operator_roles(objs, "Role"), "Role"), one(_operator_roles(objs, "RoleBinding"), "RoleBinding")
     assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "ml-team"
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
     # Its training pods are scraped in its namespace only.

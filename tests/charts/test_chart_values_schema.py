@@ -14,7 +14,16 @@ from seer_chart_support import CHART, SCENARIO_IDS, SCENARIOS
 BAD_VALUES = {
     "unknown top-level key": ({"monitorng": {"podMonitor": {"enabled": True}}}, "'monitorng' not allowed"),
     "unknown nested key": ({"monitoring": {"podMonitor": {"enable": True}}}, "/monitoring/podMonitor"),
-    "unknown operator key": ({"operator": {"replicas": 2}}, "'replicas' not allowed"),
+    "unknown operator key": ({"operator": {"replica": 2}}, "'replica' not allowed"),
+    "replicas > 1 without leader election": (
+        {"operator": {"replicas": 2, "leaderElection": {"enabled": False}}},
+        "/operator/leaderElection/enabled",
+    ),
+    "no operator replica": ({"operator": {"replicas": 0}}, "/operator/replicas"),
+    "PDB maxUnavailable 0 blocks every drain": (
+        {"operator": {"podDisruptionBudget": {"maxUnavailable": 0}}},
+        "/operator/podDisruptionBudget/maxUnavailable",
+    ),
     "wrong type: bool as string": ({"rbac": {"namespaced": "yes"}}, "/rbac/namespaced"),
     "wrong type: port as string": ({"operator": {"metrics": {"port": "8080"}}}, "/operator/metrics/port"),
     "port out of range": ({"operator": {"health": {"port": 70000}}}, "/operator/health/port"),

@@ -61,6 +61,7 @@ DEFAULT_KINDS = (
     Kind("", "v1", "configmaps", "ConfigMap"),
     Kind("", "v1", "namespaces", "Namespace", namespaced=False, subresources=("status",)),
     Kind("events.k8s.io", "v1", "events", "Event"),
+    Kind("coordination.k8s.io", "v1", "leases", "Lease"),  # leader election
     Kind(
         "apiextensions.k8s.io",
         "v1",
