@@ -70,9 +70,15 @@ class KubeApi:
     def get_resource_flavor(self, name: str) -> dict[str, Any] | None:
         return self.client.get_cluster_custom(KUEUE_GROUP, KUEUE_VERSION, RESOURCE_FLAVORS, name)
 
-    def patch_workload_status(self, namespace: str, name: str, status: dict[str, Any]) -> bool:
-        """Write a Kueue Workload's status (Finished, or the quota given back after an eviction)."""
-        return self.client.patch_custom_status(KUEUE_GROUP, KUEUE_VERSION, WORKLOADS, namespace, name, status)
+    def patch_workload_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None
+    ) -> bool:
+        """Write a Kueue Workload's status (PodsReady, Finished, or the quota given back after an
+        eviction) over ``resource_version`` only: a 409 raises ``Conflict`` and the reconcile
+        re-runs, so a condition Kueue wrote meanwhile (an eviction) is never overwritten."""
+        return self.client.patch_custom_status(
+            KUEUE_GROUP, KUEUE_VERSION, WORKLOADS, namespace, name, status, resource_version
+        )
 
     def delete_pod(self, namespace: str, name: str, grace_seconds: int | None) -> bool:
         return self.client.delete_pod(namespace, name, grace_seconds)

@@ -110,6 +110,8 @@ class Plan:
     requeue_after: float | None = None
     #: The status to write on the job's Kueue Workload (``queueing.status_update``), else None.
     workload_status: dict[str, Any] | None = None
+    #: The resourceVersion that status was computed from: written only over it (Kueue writes there too).
+    workload_version: str | None = None
 
 
 # ----------------------------------------------------------------------------- pods
@@ -425,7 +427,14 @@ def _scheduling_objects(
         if not _meta(o).get("deletionTimestamp")
     )
     update = (
-        status_update(job, workloads, terminal=terminal, pods_left=len(observed.pods), now=now)
+        status_update(
+            job,
+            workloads,
+            terminal=terminal,
+            pods_left=len(observed.pods),
+            now=now,
+            running=plan.status.phase == Phase.running,
+        )
         if uses_queue(job)
         else None
     )
@@ -443,6 +452,12 @@ def _scheduling_objects(
         plan.restart_causes,
         plan.requeue_after,
         update,
+        next(
+            (_meta(w).get("resourceVersion") for w in workloads if _meta(w).get("name") == workload_name(job.name)),
+            None,
+        )
+        if update is not None
+        else None,
     )
 
 

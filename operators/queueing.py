@@ -23,6 +23,8 @@ The protocol, level-triggered like the rest of ``planning``:
 - Flavors: Kueue admits a podSet onto ResourceFlavors (``podSetAssignments[].flavors``); the
   workers get each flavor's ``nodeLabels`` as node selector and its ``tolerations``, as
   Kueue's own integrations do, so they land on the nodes whose quota they were given.
+- While admitted, ``PodsReady`` is True once ``nodes.min`` workers are ready (phase Running),
+  which Kueue's ``waitForPodsReady`` waits for (it evicts a workload that never gets there).
 - A finished job (Succeeded/Failed) marks its Workload ``Finished=True`` so Kueue frees
   the quota; the Workload stays for the record and goes with the SeerJob.
 """
@@ -150,11 +152,19 @@ def _set(conditions: list[dict[str, Any]], kind: str, status: str, reason: str, 
 
 
 def status_update(
-    job: SeerJob, workloads: tuple[dict[str, Any], ...], *, terminal: bool, pods_left: int, now: datetime
+    job: SeerJob,
+    workloads: tuple[dict[str, Any], ...],
+    *,
+    terminal: bool,
+    pods_left: int,
+    now: datetime,
+    running: bool = False,
 ) -> dict[str, Any] | None:
     """The Workload status the operator writes now (None: nothing to write).
 
-    Finished when the job is terminal; quota released once an evicted job has no pod left."""
+    Finished when the job is terminal; quota released once an evicted job has no pod left;
+    while admitted, ``PodsReady`` says whether ``nodes.min`` workers are ready (``running``):
+    Kueue's ``waitForPodsReady`` evicts a workload that does not get there in time."""
     name = workload_name(job.name)
     current = next((w for w in workloads if (w.get("metadata") or {}).get("name") == name), None)
     if current is None:
@@ -167,6 +177,15 @@ def status_update(
         _set(conditions, "Finished", "True", "JobFinished", f"SeerJob {job.name} finished", now)
         return {**status, "conditions": conditions}
     verdict = admission(job, workloads)
+    if verdict.admitted:
+        ready = "True" if running else "False"
+        before = _condition(current, "PodsReady")
+        if before is not None and before.get("status") == ready:
+            return None
+        why = "PodsReady" if running else "PodsNotReady"
+        text = "nodes.min workers are ready" if running else "waiting for nodes.min workers to be ready"
+        _set(conditions, "PodsReady", ready, why, text, now)
+        return {**status, "conditions": conditions}
     if not verdict.evicted or pods_left or not (status.get("admission") or _true(current, "QuotaReserved")):
         return None
     message = "the workers wrote a final checkpoint and stopped; waiting to be readmitted"

@@ -111,7 +111,7 @@ class Reconciler:
             else:  # a stale Workload or PodGroup (planning._stale)
                 self.api.delete_custom(namespace, deletion.api_version, deletion.kind, deletion.name)
         if plan.workload_status is not None:
-            self.api.patch_workload_status(namespace, workload_name(name), plan.workload_status)
+            self.api.patch_workload_status(namespace, workload_name(name), plan.workload_status, plan.workload_version)
         status = plan.status
         if scrape and status.phase == Phase.running and job.spec.metrics.enabled and job.spec.metrics.port:
             progress = self._scrape(observed.pods, job.spec.metrics.port)

@@ -212,16 +212,29 @@ class KubeClient:
             raise
 
     def patch_custom_status(
-        self, group: str, version: str, plural: str, namespace: str, name: str, status: dict[str, Any]
+        self,
+        group: str,
+        version: str,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        resource_version: str | None = None,
     ) -> bool:
-        """Merge-patch a custom object's status subresource; False when it is gone."""
+        """Merge-patch a custom object's status subresource, with ``resource_version`` only over
+        that version (409: :class:`Conflict`); False when it is gone."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             self.custom.patch_namespaced_custom_object_status(
-                group, version, namespace, plural, name, {"status": status}, _preload_content=False
+                group, version, namespace, plural, name, body, _preload_content=False
             )
         except ApiException as e:
             if e.status == 404:
                 return False
+            if e.status == 409:
+                raise Conflict(f"{plural} {namespace}/{name} changed since resourceVersion {resource_version}") from e
             raise
         return True
 

@@ -96,7 +96,20 @@ def test_no_pod_runs_until_the_workload_is_admitted(workloads, reason):
 def test_an_admitted_workload_gets_its_workers(admitted):
     plan = decide(job(queue="q"), workloads=(admitted,))
     assert kinds(plan) == ["Service", "Pod", "Pod", "Pod", "Pod"]
-    assert plan.status.phase == Phase.pending and plan.workload_status is None
+    assert plan.status.phase == Phase.pending
+    conds = {c["type"]: c["status"] for c in plan.workload_status["conditions"]}
+    assert conds["PodsReady"] == "False" and plan.workload_status["admission"] == admitted["status"]["admission"]
+
+
+def test_pods_ready_tells_kueue_once_nodes_min_workers_are_ready():
+    j = job(queue="q")
+    wl = {**ADMITTED, "metadata": {**ADMITTED["metadata"], "resourceVersion": "41"}}
+    plan = decide(j, all_pods(j), (wl,), SeerJobStatus(phase=Phase.pending))
+    assert plan.status.phase == Phase.running and plan.workload_version == "41"
+    ready = [c for c in plan.workload_status["conditions"] if c["type"] == "PodsReady"]
+    assert [(c["status"], c["reason"]) for c in ready] == [("True", "PodsReady")]
+    wl["status"] = plan.workload_status
+    assert decide(j, all_pods(j), (wl,), plan.status).workload_status is None  # written once
 
 
 @pytest.mark.parametrize("evicted", [EVICTED, workload([("Admitted", "True")], active=False)])

@@ -94,6 +94,13 @@ def test_queued_job_runs_only_while_admitted_and_stops_with_a_checkpoint_when_ev
         assert pod["spec"]["nodeSelector"] == {"example.com/capacity": "spot"}
     cluster.run_all("kappa")
     wait_for(lambda: cluster.status("kappa").get("phase") == "Running", what="Running")
+    wait_for(  # what Kueue's waitForPodsReady waits for
+        lambda: (
+            {c["type"]: c["status"] for c in _workload(cluster, "kappa")["status"]["conditions"]}.get("PodsReady")
+            == "True"
+        ),
+        what="PodsReady on the Workload",
+    )
 
     # Kueue preempts: the workers get the checkpoint grace period, exactly as for spec.suspend.
     _kueue_sets(cluster, "kappa", {"QuotaReserved": "True", "Admitted": "True", "Evicted": "True"}, admitted=True)
