@@ -174,3 +174,24 @@ def test_a_clean_shutdown_hands_the_lease_over_at_once(emu, traffic, operators):
     wait_for(lambda: _holder(emu) == standby.identity, timeout=60, what="the standby taking the released lease")
     lease = next(o for o in emu.objects("coordination.k8s.io", "leases", NS) if o["metadata"]["name"] == LEASE)
     assert lease["spec"]["leaseTransitions"] >= 1
+
+
+def test_a_leader_that_finds_another_holder_exits_at_once_and_a_standby_stops_on_sigterm(emu, traffic, operators):
+    leader_id = wait_for(lambda: _holder(emu), timeout=60, what="a leader")
+    leader, standby = operators[leader_id], operators[({"op-a", "op-b"} - {leader_id}).pop()]
+    # Someone else (another partition's operator, say) now holds the lease: the old leader must stop acting.
+    api = kubernetes.client.CoordinationV1Api(
+        kubernetes.config.new_client_from_config(str(_kubeconfig(emu, leader.log.parent / "t.kubeconfig", "tester")))
+    )
+    api.patch_namespaced_lease(LEASE, NS, {"spec": {"holderIdentity": "intruder", "leaseDurationSeconds": 3600}})
+    assert leader.proc.wait(timeout=60) == 3, leader.log.read_text()[-3000:]  # main.EXIT_LEADERSHIP_LOST
+    assert _holder(emu) == "intruder"  # and it did not fight back
+    assert standby.proc.poll() is None  # the fresh record keeps it waiting
+    wait_for(  # the standby is past start-up (its SIGTERM handler is set): it has read the lease
+        lambda: any(t == standby.identity and "/leases/" in p for t, _, p, _ in list(traffic)),
+        timeout=60,
+        what="the standby reading the lease",
+    )
+    standby.proc.send_signal(signal.SIGTERM)
+    assert standby.proc.wait(timeout=60) == 0, standby.log.read_text()[-3000:]
+    assert _acts(traffic, standby.identity) == []
