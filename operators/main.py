@@ -21,7 +21,6 @@ from urllib.parse import urlparse
 
 import kopf
 
-from seer.operators import handlers
 from seer.operators.leader import Elector, Timing, default_identity
 from seer.operators.metrics import DEFAULT_PORT
 from seer.platform.contract import OPERATOR_LIVENESS_PORT
@@ -124,6 +123,11 @@ def _run_kopf(args: argparse.Namespace, stopping: threading.Event) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # NOTE: imported here, not at module level: importing registers the kopf handlers and
+    # fixes the resync interval from the environment, a side effect that importing this
+    # module for its parser (tests, docs tools) must not have.
+    from seer.operators import handlers
+
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"

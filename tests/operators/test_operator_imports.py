@@ -31,3 +31,14 @@ def test_the_operator_imports_and_builds_pods_with_torchx_and_rich_blocked():
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"command": ["torchrun"], "leaked": []}
+
+
+def test_importing_the_operators_entry_point_registers_no_handlers():
+    """Importing ``seer.operators.main`` (for its parser, as the chart tests do) must not import
+    the kopf handlers: that registers them and fixes the resync interval from the environment
+    at that moment — a test suite importing it early made every later operator test wait 30 s
+    resyncs instead of 1 s."""
+    script = "import sys, seer.operators.main; print('seer.operators.handlers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "False"
