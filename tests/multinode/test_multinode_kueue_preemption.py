@@ -9,6 +9,7 @@ import time
 
 import kube_emulator
 import pytest
+from kueue_fake import kueue_sets
 from multinode_helpers import REQUIRES_NODES, cluster_fixture, digits_fixture, job_spec, report, resumes  # noqa: F401 - fixtures
 from polling import wait_until
 
@@ -19,22 +20,7 @@ NS = "default"
 
 
 def _kueue_sets(cluster, name: str, conditions: dict[str, str], admitted: bool) -> None:
-    status = {
-        "conditions": [
-            {
-                "type": t,
-                "status": s,
-                "reason": t,
-                "message": f"{t} by the test",
-                "lastTransitionTime": "2026-01-01T00:00:00Z",
-            }
-            for t, s in conditions.items()
-        ],
-        "admission": {"clusterQueue": "cq", "podSetAssignments": [{"name": "workers", "count": 2}]}
-        if admitted
-        else None,
-    }
-    cluster.custom.patch_namespaced_custom_object_status(*KUEUE, NS, "workloads", name, {"status": status})
+    kueue_sets(cluster, NS, name, conditions, admitted=admitted)
 
 
 def _workload(cluster, name: str):

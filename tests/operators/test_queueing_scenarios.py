@@ -6,6 +6,7 @@ from __future__ import annotations
 import kube_emulator
 import pytest
 from conftest import NS, wait_for
+from kueue_fake import kueue_sets
 from reconcile_barrier import next_full_round
 
 pytestmark = pytest.mark.services
@@ -38,25 +39,7 @@ def _workload(cluster, name):
 
 def _kueue_sets(cluster, name, conditions, admitted):
     """What Kueue writes: the conditions (type -> status) and, when it reserved quota, the admission."""
-    status = {
-        "conditions": [
-            {
-                "type": t,
-                "status": s,
-                "reason": t,
-                "message": f"{t} by the test",
-                "lastTransitionTime": "2026-01-01T00:00:00Z",
-            }
-            for t, s in conditions.items()
-        ],
-        "admission": {
-            "clusterQueue": "cluster-queue",
-            "podSetAssignments": [{"name": "workers", "count": 2, "flavors": {"cpu": "spot", "memory": "spot"}}],
-        }
-        if admitted
-        else None,
-    }
-    cluster.custom.patch_namespaced_custom_object_status(*WORKLOAD[:2], NS, WORKLOAD[2], name, {"status": status})
+    kueue_sets(cluster, NS, name, conditions, admitted=admitted, flavors={"cpu": "spot", "memory": "spot"})
 
 
 def _suspended_reason(cluster, name):
