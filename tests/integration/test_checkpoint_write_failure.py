@@ -14,6 +14,7 @@ the loop builds; the worker's exit code is checked through ``python -m seer.trai
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -73,6 +74,16 @@ def test_a_full_disk_fails_saves_visibly_cleans_up_and_the_final_failure_ends_th
     )
     real_build_loader = components.build_loader
     monkeypatch.setattr(components, "build_loader", lambda *a, **kw: FillsUpBefore(real_build_loader(*a, **kw), 5))
+    # NOTE: one DCP writer thread. With several, DCP raises on the first ENOSPC while its other
+    # writer threads may still create files after the failed save's directory was removed (a
+    # torn directory then waits for the next commit's collection): a known limit, in
+    # docs/checkpoints.md; this test checks the reporting and cleanup without that race.
+    real_from_spec = components.CheckpointConfig.from_spec
+    monkeypatch.setattr(
+        components.CheckpointConfig,
+        "from_spec",
+        lambda *a, **kw: dataclasses.replace(real_from_spec(*a, **kw), thread_count=1),
+    )
     metrics = TrainerMetrics.create("fulldisk", 0)
     runtime = Runtime(rank=0, local_rank=0, world_size=1, run_dir=tmp_path, restart_count=0, attempt=1)
 
